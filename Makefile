@@ -1,0 +1,121 @@
+# ebbmalloc build. `make` builds the libraries and the launcher; `make check`
+# installs what the tests need (Debian) and runs every test.
+
+CC ?= cc
+CXX ?= c++
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+WARN := -Wall -Wextra -Werror
+BASE_CFLAGS := -std=gnu11 -g -fPIC -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
+	-fvisibility=hidden -ftls-model=initial-exec -fno-semantic-interposition \
+	-fno-strict-aliasing
+CFLAGS ?= -O2
+ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
+# Bind our own calls locally and resolve every symbol at load time: the
+# allocator may be entered by the dynamic loader before lazy binding works.
+SO_LDFLAGS := -shared -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--no-undefined
+
+SRCS := $(sort $(wildcard src/*.c))
+# The unit tests link the allocator without the standard names, so the test
+# harness (and ASan) keep their own malloc.
+TEST_SRCS := $(filter-out src/override_cxx.c,$(SRCS))
+
+OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
+TEST_OBJS := $(patsubst src/%.c,build/test/%.o,$(TEST_SRCS))
+ASAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(TEST_SRCS))
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))
+ASAN_BINS := $(patsubst tests/unit/%.c,build/unit-asan/%,$(UNIT_SRCS))
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+PROG_SRCS := $(sort $(wildcard tests/programs/*.c))
+PROG_BINS := $(patsubst tests/programs/%.c,build/programs/%,$(PROG_SRCS))
+
+.PHONY: all clean install uninstall unit test-asan e2e test check deps demo programs
+all: lib/libebbmalloc.so lib/libebbmalloc.a bin/ebbmalloc
+
+build/obj/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/test/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
+
+build/asan/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
+
+lib/libebbmalloc.so: $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(SO_LDFLAGS) -o $@ $^ -lpthread
+
+lib/libebbmalloc.a: $(OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/ebbmalloc: tools/ebbmalloc.in
+	@mkdir -p $(@D)
+	sed 's|@LIBDIR@|$(abspath lib)|g' $< > $@
+	chmod +x $@
+
+build/libebbtest.a: $(TEST_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+build/libebbasan.a: $(ASAN_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+build/unit/%: tests/unit/%.c build/libebbtest.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libebbtest.a -lcmocka -lpthread
+
+build/unit-asan/%: tests/unit/%.c build/libebbasan.a
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< build/libebbasan.a -lcmocka -lpthread
+
+build/programs/%: tests/programs/%.c include/ebbmalloc.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -lpthread
+
+programs: $(PROG_BINS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+test-asan: $(ASAN_BINS)
+	@set -e; for t in $(ASAN_BINS); do echo "== $$t (asan/ubsan)"; \
+		ASAN_OPTIONS=detect_leaks=0 $$t; done
+
+e2e: all programs
+	bash tests/e2e/run.sh
+
+test: unit test-asan e2e
+
+deps:
+	bash tools/install-deps.sh
+
+check: deps
+	$(MAKE) test
+
+demo: all programs
+	bin/ebbmalloc --stats -- build/programs/demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 755 lib/libebbmalloc.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/libebbmalloc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/ebbmalloc.h $(DESTDIR)$(PREFIX)/include/
+	sed 's|@LIBDIR@|$(PREFIX)/lib|g' tools/ebbmalloc.in > $(DESTDIR)$(PREFIX)/bin/ebbmalloc
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/ebbmalloc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libebbmalloc.so $(DESTDIR)$(PREFIX)/lib/libebbmalloc.a \
+		$(DESTDIR)$(PREFIX)/include/ebbmalloc.h $(DESTDIR)$(PREFIX)/bin/ebbmalloc
+
+clean:
+	rm -rf build lib bin

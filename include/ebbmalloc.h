@@ -1,0 +1,57 @@
+/* ebbmalloc public interface.
+ *
+ * Linking against libebbmalloc (or preloading it) replaces malloc and friends.
+ * The ebb_ prefixed calls below are always exported, so a program can use
+ * ebbmalloc beside another allocator, and they carry the control calls that
+ * have no glibc equivalent.
+ */
+#ifndef EBBMALLOC_H
+#define EBBMALLOC_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EBBMALLOC_VERSION "0.1.0"
+
+void *ebb_malloc(size_t size);
+void ebb_free(void *ptr);
+void *ebb_calloc(size_t nmemb, size_t size);
+void *ebb_realloc(void *ptr, size_t size);
+void *ebb_reallocarray(void *ptr, size_t nmemb, size_t size);
+int ebb_posix_memalign(void **out, size_t alignment, size_t size);
+void *ebb_aligned_alloc(size_t alignment, size_t size);
+void *ebb_memalign(size_t alignment, size_t size);
+void *ebb_valloc(size_t size);
+void *ebb_pvalloc(size_t size);
+size_t ebb_malloc_usable_size(void *ptr);
+void ebb_free_sized(void *ptr, size_t size);
+void ebb_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+/* Returns unused cached memory to the OS. Returns 1 if memory was released. */
+int ebb_malloc_trim(size_t pad);
+
+/* Statistics as text (json=false) or one JSON object (json=true), written to
+ * file descriptor fd without allocating. */
+void ebb_stats_print_fd(int fd, bool json);
+/* Same, on stderr. */
+void ebb_stats_print(bool json);
+
+/* Number of live threads that have used the allocator, and the arena bound. */
+unsigned ebb_thread_count(void);
+unsigned ebb_arena_count(void);
+
+/* Non-zero when this library is the allocator serving malloc() in this
+ * process (the marker end-to-end tests look for). */
+int ebb_is_active(void);
+
+const char *ebb_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,377 @@
+/* The allocation API. malloc and free first try the thread cache inline: a
+ * size-class lookup, a stack pop or push, one compare on the event counter,
+ * and for free one page-map lookup. Everything else is out of line. */
+#include <errno.h>
+#include <string.h>
+
+#include "ebbmalloc.h"
+
+#include "arena.h"
+#include "huge.h"
+#include "init.h"
+#include "msg.h"
+#include "pagemap.h"
+#include "tcache.h"
+
+#define EBB_EXPORT __attribute__((visibility("default")))
+
+/* Requests larger than this can never be met (and would overflow rounding). */
+#define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 30))
+
+static void *alloc_small(unsigned cls)
+{
+	tcache_t *tc = tcache_get();
+	if (tc && tc->bins[cls].cap) {
+		tbin_t *b = &tc->bins[cls];
+		tc->event_left -= ebb_classes[cls].size;
+		if (tc->event_left < 0)
+			tcache_event(tc);
+		if (!b->n) {
+			unsigned want = b->cap / 2 ? b->cap / 2 : 1;
+			b->n = arena_refill(tc->arena, cls, b->items, want);
+			if (!b->n)
+				return NULL;
+		}
+		void *p = b->items[--b->n];
+		*(ebb_word_t *)p = 0;
+		return p;
+	}
+	arena_t *a = tc ? tc->arena : tcache_arena();
+	void *p;
+	if (!a || !arena_refill(a, cls, &p, 1)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*(ebb_word_t *)p = 0;
+	return p;
+}
+
+/* Every allocation that is not a thread-cache hit. align is a power of two. */
+static void *alloc_any(size_t n, size_t align)
+{
+	ebb_ensure_init();
+	if (align <= 16) {
+		if (n <= SMALL_MAX)
+			return alloc_small(size_class(n));
+	} else if (n <= SMALL_MAX && align <= PAGE_SIZE) {
+		unsigned c = size_class_aligned(n, align);
+		if (c < NCLASSES)
+			return alloc_small(c);
+	}
+	if (n > REQUEST_MAX || align > REQUEST_MAX / 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align_up(n, PAGE_SIZE) + (align > PAGE_SIZE ? align : 0) <= LARGE_MAX) {
+		arena_t *a = tcache_arena();
+		void *p = a ? arena_large_alloc(a, n, align) : NULL;
+		if (!p)
+			errno = ENOMEM;
+		return p;
+	}
+	return huge_alloc(n, align);
+}
+
+static EBB_NOINLINE void *malloc_slow(size_t n)
+{
+	return alloc_any(n, 0);
+}
+
+EBB_EXPORT void *ebb_malloc(size_t n)
+{
+	tcache_t *tc = ebb_tc;
+	if (likely(n <= LUT_MAX)) {
+		unsigned c = ebb_class_lut[(n + 15) >> 4];
+		tbin_t *b = &tc->bins[c];
+		uint32_t k = b->n;
+		int64_t left = tc->event_left - (int64_t)ebb_classes[c].size;
+		if (likely(k != 0 && left >= 0)) {
+			tc->event_left = left;
+			b->n = k - 1;
+			void *p = b->items[k - 1];
+			*(ebb_word_t *)p = 0;
+			return p;
+		}
+	}
+	return malloc_slow(n);
+}
+
+static __attribute__((noreturn, cold)) void bad_pointer(const char *fn, void *p, span_t *s)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (s && span_contains(s, a)) {
+		if (a == s->base && (s->kind == SPAN_FREE || s->kind == SPAN_HUGE_FREED))
+			ebb_fatal("%s(): double free of %p", fn, p);
+		if (s->kind == SPAN_SMALL)
+			ebb_fatal("%s(): invalid pointer %p: inside a %u-byte block, not at its start", fn, p,
+				  s->size);
+		if (s->kind == SPAN_LARGE || s->kind == SPAN_HUGE)
+			ebb_fatal("%s(): invalid pointer %p: inside the block at %p, not at its start", fn, p,
+				  (void *)s->base);
+		ebb_fatal("%s(): invalid pointer %p: in free memory (double free?)", fn, p);
+	}
+	ebb_fatal("%s(): invalid pointer %p: not allocated by ebbmalloc", fn, p);
+}
+
+/* Checks p is the start of a block we handed out; returns its span. */
+static span_t *checked_span(const char *fn, void *p)
+{
+	span_t *s = pagemap_get(p);
+	uintptr_t a = (uintptr_t)p;
+	if (!s || !span_contains(s, a))
+		bad_pointer(fn, p, s);
+	switch (s->kind) {
+	case SPAN_SMALL: {
+		uintptr_t off = a - s->base;
+		if (off >= s->limit || (((off * s->recip) >> 32) * s->size) != off)
+			bad_pointer(fn, p, s);
+		return s;
+	}
+	case SPAN_LARGE:
+	case SPAN_HUGE:
+		if (a != s->base)
+			bad_pointer(fn, p, s);
+		return s;
+	default:
+		bad_pointer(fn, p, s);
+	}
+}
+
+static __attribute__((cold)) void check_double_free(tcache_t *tc, span_t *s, void *p)
+{
+	/* The key is only a hint (a program may store the same word); the cache
+	 * and the slab bitmap say for sure. */
+	if ((tc && tcache_holds(tc, s->cls, p)) || arena_slot_is_free(s, p))
+		ebb_fatal("free(): double free of %p (size class %u bytes)", p, s->size);
+}
+
+static void free_small(span_t *s, void *p)
+{
+	tcache_t *tc = tcache_get();
+	if (unlikely(*(ebb_word_t *)p == ebb_free_key))
+		check_double_free(tc, s, p);
+	if (tc && s->tag == tc->tag) {
+		tbin_t *b = &tc->bins[s->cls];
+		if (b->n >= b->cap) {
+			if (!b->cap) {
+				arena_flush(s->arena, s->cls, &p, 1);
+				return;
+			}
+			tcache_flush_bin(tc, s->cls, b->cap / 2);
+		}
+		*(ebb_word_t *)p = ebb_free_key;
+		b->items[b->n++] = p;
+		return;
+	}
+	if (tc) {
+		*(ebb_word_t *)p = ebb_free_key;
+		tcache_remote_add(tc, p);
+		return;
+	}
+	arena_flush(s->arena, s->cls, &p, 1);
+}
+
+static EBB_NOINLINE void free_slow(void *p)
+{
+	if (!p)
+		return;
+	span_t *s = checked_span("free", p);
+	switch (s->kind) {
+	case SPAN_SMALL:
+		free_small(s, p);
+		return;
+	case SPAN_LARGE:
+		arena_large_free(s);
+		return;
+	default:
+		huge_free(s);
+	}
+}
+
+EBB_EXPORT void ebb_free(void *p)
+{
+	span_t *s = pagemap_get(p);
+	tcache_t *tc = ebb_tc;
+	if (likely(s != NULL && s->tag == tc->tag)) {
+		uintptr_t off = (uintptr_t)p - s->base;
+		tbin_t *b = &tc->bins[s->cls];
+		uint32_t k = b->n;
+		if (likely(off < s->limit && (((off * s->recip) >> 32) * s->size) == off && k < b->cap &&
+			   *(ebb_word_t *)p != ebb_free_key)) {
+			*(ebb_word_t *)p = ebb_free_key;
+			b->items[k] = p;
+			b->n = k + 1;
+			return;
+		}
+	}
+	free_slow(p);
+}
+
+EBB_EXPORT void *ebb_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = ebb_malloc(total);
+	/* Huge blocks are fresh mappings, already zero. */
+	if (p && total <= LARGE_MAX)
+		memset(p, 0, total);
+	return p;
+}
+
+static size_t usable(span_t *s)
+{
+	return s->kind == SPAN_SMALL ? s->size : span_bytes(s);
+}
+
+EBB_EXPORT void *ebb_realloc(void *p, size_t n)
+{
+	if (!p)
+		return ebb_malloc(n);
+	if (n == 0) {
+		/* glibc frees and returns NULL. */
+		ebb_free(p);
+		return NULL;
+	}
+	span_t *s = checked_span("realloc", p);
+	size_t old = usable(s);
+	if (n > REQUEST_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	switch (s->kind) {
+	case SPAN_SMALL:
+		if (n <= old && (n > old / 2 || old <= 16))
+			return p;
+		break;
+	case SPAN_LARGE:
+		if (n > SMALL_MAX && align_up(n, PAGE_SIZE) <= LARGE_MAX && arena_large_resize(s, n))
+			return p;
+		break;
+	default:
+		if (n > LARGE_MAX) {
+			void *q = huge_realloc(s, n);
+			if (q)
+				return q;
+		}
+	}
+	void *q = ebb_malloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, n < old ? n : old);
+	ebb_free(p);
+	return q;
+}
+
+EBB_EXPORT void *ebb_reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ebb_realloc(p, total);
+}
+
+EBB_EXPORT int ebb_posix_memalign(void **out, size_t align, size_t n)
+{
+	if (!is_pow2(align) || align % sizeof(void *)) {
+		ebb_msg("posix_memalign(): alignment %zu is not a power of two multiple of %zu", align,
+			sizeof(void *));
+		return EINVAL;
+	}
+	int saved = errno;
+	void *p = alloc_any(n, align);
+	errno = saved;
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+EBB_EXPORT void *ebb_aligned_alloc(size_t align, size_t n)
+{
+	/* C17: the alignment must be valid; glibc >= 2.38 rejects non powers of two. */
+	if (!is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return alloc_any(n, align);
+}
+
+EBB_EXPORT void *ebb_memalign(size_t align, size_t n)
+{
+	/* glibc rounds an alignment that is not a power of two up to one. */
+	if (!is_pow2(align)) {
+		if (align > REQUEST_MAX) {
+			errno = EINVAL;
+			return NULL;
+		}
+		size_t a = 1;
+		while (a < align)
+			a <<= 1;
+		align = a;
+	}
+	return alloc_any(n, align);
+}
+
+EBB_EXPORT void *ebb_valloc(size_t n)
+{
+	return alloc_any(n, PAGE_SIZE);
+}
+
+EBB_EXPORT void *ebb_pvalloc(size_t n)
+{
+	if (n > REQUEST_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_any(n ? align_up(n, PAGE_SIZE) : PAGE_SIZE, PAGE_SIZE);
+}
+
+EBB_EXPORT size_t ebb_malloc_usable_size(void *p)
+{
+	return p ? usable(checked_span("malloc_usable_size", p)) : 0;
+}
+
+EBB_EXPORT void ebb_free_sized(void *p, size_t size)
+{
+	(void)size;
+	ebb_free(p);
+}
+
+EBB_EXPORT void ebb_free_aligned_sized(void *p, size_t align, size_t size)
+{
+	(void)align;
+	(void)size;
+	ebb_free(p);
+}
+
+#ifndef EBB_NO_OVERRIDE
+/* Aliases bind the standard names to the same code, with no extra jump. */
+#define ALIAS(name) __attribute__((alias(#name), visibility("default"), used))
+void *malloc(size_t) ALIAS(ebb_malloc);
+void free(void *) ALIAS(ebb_free);
+void *calloc(size_t, size_t) ALIAS(ebb_calloc);
+void *realloc(void *, size_t) ALIAS(ebb_realloc);
+void *reallocarray(void *, size_t, size_t) ALIAS(ebb_reallocarray);
+int posix_memalign(void **, size_t, size_t) ALIAS(ebb_posix_memalign);
+void *aligned_alloc(size_t, size_t) ALIAS(ebb_aligned_alloc);
+void *memalign(size_t, size_t) ALIAS(ebb_memalign);
+void *valloc(size_t) ALIAS(ebb_valloc);
+void *pvalloc(size_t) ALIAS(ebb_pvalloc);
+size_t malloc_usable_size(void *) ALIAS(ebb_malloc_usable_size);
+void free_sized(void *, size_t) ALIAS(ebb_free_sized);
+void free_aligned_sized(void *, size_t, size_t) ALIAS(ebb_free_aligned_sized);
+void cfree(void *) ALIAS(ebb_free);
+void *__libc_malloc(size_t) ALIAS(ebb_malloc);
+void __libc_free(void *) ALIAS(ebb_free);
+void *__libc_calloc(size_t, size_t) ALIAS(ebb_calloc);
+void *__libc_realloc(void *, size_t) ALIAS(ebb_realloc);
+void *__libc_memalign(size_t, size_t) ALIAS(ebb_memalign);
+void *__libc_valloc(size_t) ALIAS(ebb_valloc);
+void *__libc_pvalloc(size_t) ALIAS(ebb_pvalloc);
+int __posix_memalign(void **, size_t, size_t) ALIAS(ebb_posix_memalign);
+#endif

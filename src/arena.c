@@ -1,0 +1,297 @@
+/* Arena bins: slabs of one size class, tracked by out-of-band bitmaps. Thread
+ * caches move blocks in and out in batches, so each lock round trip is paid
+ * for many allocations. */
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "meta.h"
+#include "msg.h"
+#include "os.h"
+#include "pagemap.h"
+
+arena_t *ebb_arenas[MAX_ARENAS];
+unsigned ebb_narenas = 1;
+static ebb_lock_t arenas_lock = EBB_LOCK_INIT;
+
+arena_t *arena_get(unsigned index)
+{
+	arena_t *a = __atomic_load_n(&ebb_arenas[index], __ATOMIC_ACQUIRE);
+	if (likely(a))
+		return a;
+	ebb_lock(&arenas_lock);
+	a = ebb_arenas[index];
+	if (!a) {
+		a = meta_alloc(sizeof(*a));
+		if (a) {
+			a->index = index;
+			a->tag = index + 1;
+			__atomic_store_n(&ebb_arenas[index], a, __ATOMIC_RELEASE);
+		}
+	}
+	ebb_unlock(&arenas_lock);
+	return a;
+}
+
+static span_t *slab_new(arena_t *a, unsigned cls)
+{
+	const class_info_t *ci = &ebb_classes[cls];
+	ebb_lock(&a->lock);
+	span_t *s = ph_alloc(a, ci->pages, 1);
+	if (s)
+		a->slab_pages += ci->pages;
+	ebb_unlock(&a->lock);
+	if (!s)
+		return NULL;
+	s->arena = a;
+	s->cls = (uint8_t)cls;
+	s->size = ci->size;
+	s->recip = ci->recip;
+	s->slots = ci->slots;
+	s->limit = ci->slots * ci->size;
+	s->nfree = ci->slots;
+	s->listed = 0;
+	memset(s->freemap, 0, sizeof(s->freemap));
+	for (unsigned i = 0; i < ci->slots / 64; i++)
+		s->freemap[i] = ~(uint64_t)0;
+	if (ci->slots % 64)
+		s->freemap[ci->slots / 64] = ((uint64_t)1 << (ci->slots % 64)) - 1;
+	s->kind = SPAN_SMALL;
+	__atomic_store_n(&s->tag, a->tag, __ATOMIC_RELEASE);
+	return s;
+}
+
+static void slab_release(arena_t *a, span_t *s)
+{
+	s->tag = 0;
+	ebb_lock(&a->lock);
+	a->slab_pages -= s->npages;
+	ph_free(a, s);
+	ebb_unlock(&a->lock);
+}
+
+static void partial_push(bin_t *b, span_t *s)
+{
+	s->listed = 1;
+	s->prev = NULL;
+	s->next = b->partial;
+	if (b->partial)
+		b->partial->prev = s;
+	b->partial = s;
+}
+
+static void partial_remove(bin_t *b, span_t *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->partial = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->listed = 0;
+}
+
+/* A slab with free slots for the bin, or NULL when memory ran out. */
+static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
+{
+	span_t *s = b->partial;
+	if (s) {
+		partial_remove(b, s);
+		return s;
+	}
+	if ((s = b->spare)) {
+		b->spare = NULL;
+		return s;
+	}
+	return slab_new(a, cls);
+}
+
+unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
+{
+	bin_t *b = &a->bins[cls];
+	unsigned got = 0;
+	ebb_lock(&b->lock);
+	while (got < want) {
+		span_t *s = b->cur;
+		if (!s || !s->nfree) {
+			s = bin_next_slab(a, b, cls);
+			b->cur = s;
+			if (!s)
+				break;
+		}
+		uintptr_t base = s->base;
+		size_t size = s->size;
+		for (unsigned w = 0; w < SLOTS_MAX / 64 && got < want; w++) {
+			uint64_t bits = s->freemap[w];
+			if (!bits)
+				continue;
+			while (bits && got < want) {
+				unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
+				bits &= bits - 1;
+				out[want - 1 - got] = (void *)(base + i * size);
+				got++;
+				s->nfree--;
+			}
+			s->freemap[w] = bits;
+		}
+	}
+	b->live += got;
+	ebb_unlock(&b->lock);
+	if (got < want && got)
+		memmove(out, out + (want - got), got * sizeof(void *));
+	if (!got)
+		errno = ENOMEM;
+	return got;
+}
+
+static inline unsigned slot_of(const span_t *s, const void *p)
+{
+	return (unsigned)((((uintptr_t)p - s->base) * s->recip) >> 32);
+}
+
+bool arena_slot_is_free(span_t *s, void *p)
+{
+	bin_t *b = &s->arena->bins[s->cls];
+	unsigned i = slot_of(s, p);
+	ebb_lock(&b->lock);
+	bool f = (s->freemap[i / 64] >> (i % 64)) & 1;
+	ebb_unlock(&b->lock);
+	return f;
+}
+
+void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
+{
+	bin_t *b = &a->bins[cls];
+	span_t *empty[8];
+	unsigned nempty = 0;
+	ebb_lock(&b->lock);
+	for (unsigned k = 0; k < n; k++) {
+		void *p = items[k];
+		span_t *s = pagemap_get(p);
+		unsigned i = slot_of(s, p);
+		uint64_t bit = (uint64_t)1 << (i % 64);
+		if (unlikely(s->freemap[i / 64] & bit)) {
+			ebb_unlock(&b->lock);
+			ebb_fatal("free(): double free of %p (size class %u bytes)", p, s->size);
+		}
+		s->freemap[i / 64] |= bit;
+		s->nfree++;
+		if (s == b->cur)
+			continue;
+		if (s->nfree == 1 && s->slots > 1) {
+			partial_push(b, s);
+		} else if (s->nfree == s->slots) {
+			if (s->listed)
+				partial_remove(b, s);
+			if (!b->spare) {
+				b->spare = s;
+			} else if (nempty < 8) {
+				/* Released after the loop: a later item of this batch
+				 * may still name this slab (a double free to report). */
+				s->tag = 0;
+				empty[nempty++] = s;
+			} else {
+				partial_push(b, s);
+			}
+		}
+	}
+	b->live -= n;
+	ebb_unlock(&b->lock);
+	for (unsigned e = 0; e < nempty; e++)
+		slab_release(a, empty[e]);
+}
+
+void *arena_large_alloc(arena_t *a, size_t size, size_t align)
+{
+	size_t npages = align_up(size, PAGE_SIZE) >> PAGE_SHIFT;
+	size_t align_pages = align > PAGE_SIZE ? align >> PAGE_SHIFT : 1;
+	ebb_lock(&a->lock);
+	span_t *s = ph_alloc(a, npages, align_pages);
+	if (s) {
+		s->arena = a;
+		s->kind = SPAN_LARGE;
+		a->large_pages += s->npages;
+	}
+	ebb_unlock(&a->lock);
+	return s ? (void *)s->base : NULL;
+}
+
+void arena_large_free(span_t *s)
+{
+	arena_t *a = s->arena;
+	ebb_lock(&a->lock);
+	a->large_pages -= s->npages;
+	ph_free(a, s);
+	ebb_unlock(&a->lock);
+}
+
+bool arena_large_resize(span_t *s, size_t size)
+{
+	arena_t *a = s->arena;
+	size_t npages = align_up(size, PAGE_SIZE) >> PAGE_SHIFT;
+	ebb_lock(&a->lock);
+	size_t old = s->npages;
+	bool ok = ph_resize(a, s, npages);
+	if (ok)
+		a->large_pages = a->large_pages - old + s->npages;
+	ebb_unlock(&a->lock);
+	return ok;
+}
+
+size_t arena_trim(arena_t *a)
+{
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		bin_t *b = &a->bins[c];
+		ebb_lock(&b->lock);
+		span_t *s = b->spare;
+		b->spare = NULL;
+		ebb_unlock(&b->lock);
+		if (s)
+			slab_release(a, s);
+	}
+	ebb_lock(&a->lock);
+	size_t n = ph_purge(a);
+	ebb_unlock(&a->lock);
+	return n;
+}
+
+/* Lock order: arenas_lock, then per arena every bin, then the page heap. */
+void arena_fork_prepare(void)
+{
+	ebb_lock(&arenas_lock);
+	for (unsigned i = 0; i < MAX_ARENAS; i++) {
+		arena_t *a = ebb_arenas[i];
+		if (!a)
+			continue;
+		for (unsigned c = 0; c < NCLASSES; c++)
+			ebb_lock(&a->bins[c].lock);
+		ebb_lock(&a->lock);
+	}
+}
+
+void arena_fork_parent(void)
+{
+	for (unsigned i = 0; i < MAX_ARENAS; i++) {
+		arena_t *a = ebb_arenas[i];
+		if (!a)
+			continue;
+		ebb_unlock(&a->lock);
+		for (unsigned c = 0; c < NCLASSES; c++)
+			ebb_unlock(&a->bins[c].lock);
+	}
+	ebb_unlock(&arenas_lock);
+}
+
+void arena_fork_child(void)
+{
+	for (unsigned i = 0; i < MAX_ARENAS; i++) {
+		arena_t *a = ebb_arenas[i];
+		if (!a)
+			continue;
+		ebb_lock_reset(&a->lock);
+		for (unsigned c = 0; c < NCLASSES; c++)
+			ebb_lock_reset(&a->bins[c].lock);
+	}
+	ebb_lock_reset(&arenas_lock);
+}

@@ -1,0 +1,75 @@
+/* Arenas: a bounded set of independent heaps. Each has a page heap (free
+ * page runs carved from regions) and one bin of slabs per size class. */
+#ifndef EBB_ARENA_H
+#define EBB_ARENA_H
+
+#include "common.h"
+#include "lock.h"
+#include "span.h"
+
+typedef struct region {
+	uintptr_t base;
+	size_t npages;
+	struct region *next;
+} region_t;
+
+typedef struct bin {
+	ebb_lock_t lock;
+	span_t *cur;		/* slab blocks are taken from first */
+	span_t *partial;	/* other slabs with free slots */
+	span_t *spare;		/* one empty slab kept against churn */
+	size_t live;		/* blocks handed out of slabs */
+} __attribute__((aligned(64))) bin_t;
+
+#define RUN_BUCKETS (REGION_PAGES + 1)
+
+typedef struct arena {
+	unsigned index;
+	uint32_t tag;
+	ebb_lock_t lock;	/* the page heap */
+	span_t *runs[RUN_BUCKETS];	/* free runs by exact length */
+	uint64_t runmap[(RUN_BUCKETS + 63) / 64];
+	region_t *regions;
+	region_t *region_cache;	/* descriptors of unmapped regions, for reuse */
+	size_t nregions;
+	span_t *desc;		/* descriptors set aside for splits */
+	unsigned ndesc;
+	size_t free_pages;	/* in free runs */
+	size_t large_pages;	/* in large blocks */
+	size_t slab_pages;	/* in slabs (including spares) */
+	bin_t bins[NCLASSES];
+} arena_t;
+
+extern arena_t *ebb_arenas[MAX_ARENAS];
+extern unsigned ebb_narenas;
+
+/* The arena with this index, created on first use; NULL if out of memory. */
+arena_t *arena_get(unsigned index);
+
+/* Moves up to want blocks of class cls into out (lowest address last, so a
+ * stack pops it first). Returns how many; 0 means out of memory. */
+unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want);
+/* Returns n blocks of class cls to their slabs. Aborts on a double free. */
+void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n);
+/* True when block p of slab s is free in the slab bitmap. */
+bool arena_slot_is_free(span_t *s, void *p);
+
+void *arena_large_alloc(arena_t *a, size_t size, size_t align);
+void arena_large_free(span_t *s);
+/* Resizes a large block in place; false if the neighbours are not free. */
+bool arena_large_resize(span_t *s, size_t size);
+
+/* Releases spare slabs and purges every free page. Returns bytes purged. */
+size_t arena_trim(arena_t *a);
+
+void arena_fork_prepare(void);
+void arena_fork_parent(void);
+void arena_fork_child(void);
+
+/* Page heap (pageheap.c); the arena lock is held by callers. */
+span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages);
+void ph_free(arena_t *a, span_t *s);
+bool ph_resize(arena_t *a, span_t *s, size_t npages);
+size_t ph_purge(arena_t *a);
+
+#endif

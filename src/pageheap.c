@@ -1,0 +1,262 @@
+/* Free page runs of an arena. Runs are kept in buckets by exact length with
+ * a bitmap of non-empty buckets, so the best fit is a bit scan. Neighbouring
+ * free runs of the same region are merged, and a region that becomes wholly
+ * free is unmapped once the arena already keeps one empty region. */
+#include <errno.h>
+
+#include "arena.h"
+#include "meta.h"
+#include "os.h"
+#include "pagemap.h"
+
+static void run_insert(arena_t *a, span_t *s)
+{
+	s->kind = SPAN_FREE;
+	s->tag = 0;
+	size_t n = s->npages;
+	s->prev = NULL;
+	s->next = a->runs[n];
+	if (s->next)
+		s->next->prev = s;
+	a->runs[n] = s;
+	a->runmap[n / 64] |= (uint64_t)1 << (n % 64);
+	a->free_pages += n;
+	/* Only the ends of a free run are mapped: that is all merging needs. */
+	pagemap_set(s->base, s);
+	pagemap_set(s->base + span_bytes(s) - PAGE_SIZE, s);
+}
+
+static void run_remove(arena_t *a, span_t *s)
+{
+	size_t n = s->npages;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		a->runs[n] = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	if (!a->runs[n])
+		a->runmap[n / 64] &= ~((uint64_t)1 << (n % 64));
+	a->free_pages -= n;
+	s->next = s->prev = NULL;
+}
+
+/* Smallest non-empty bucket holding runs of at least n pages. */
+static size_t run_find(arena_t *a, size_t n)
+{
+	for (size_t w = n / 64; w < sizeof(a->runmap) / sizeof(a->runmap[0]); w++) {
+		uint64_t bits = a->runmap[w];
+		if (w == n / 64)
+			bits &= ~(uint64_t)0 << (n % 64);
+		if (bits)
+			return w * 64 + (size_t)__builtin_ctzll(bits);
+	}
+	return 0;
+}
+
+/* Descriptors set aside before a split, so running out of memory half-way
+ * through never leaves the heap inconsistent. */
+static bool desc_reserve(arena_t *a)
+{
+	while (a->ndesc < 3) {
+		span_t *d = span_new();
+		if (!d)
+			return false;
+		d->next = a->desc;
+		a->desc = d;
+		a->ndesc++;
+	}
+	return true;
+}
+
+static span_t *desc_take(arena_t *a)
+{
+	span_t *d = a->desc;
+	a->desc = d->next;
+	a->ndesc--;
+	d->next = NULL;
+	return d;
+}
+
+static bool region_add(arena_t *a)
+{
+	region_t *r = a->region_cache;
+	if (r)
+		a->region_cache = r->next;
+	else
+		r = meta_alloc(sizeof(*r));
+	span_t *s = r ? span_new() : NULL;
+	void *m = s ? os_map(REGION_SIZE, (size_t)2 << 20, OS_NAME_SMALL) : NULL;
+	if (!m || !pagemap_reserve((uintptr_t)m, REGION_SIZE)) {
+		if (m)
+			os_unmap(m, REGION_SIZE);
+		if (s)
+			span_delete(s);
+		if (r) {
+			r->next = a->region_cache;
+			a->region_cache = r;
+		}
+		errno = ENOMEM;
+		return false;
+	}
+	r->base = (uintptr_t)m;
+	r->npages = REGION_PAGES;
+	r->next = a->regions;
+	a->regions = r;
+	a->nregions++;
+	s->base = r->base;
+	s->npages = REGION_PAGES;
+	s->region = r;
+	s->arena = a;
+	s->dirty = false;
+	run_insert(a, s);
+	return true;
+}
+
+/* Splits the first n pages off free run s (already removed): the tail goes
+ * back as a free run. */
+static void run_split_tail(arena_t *a, span_t *s, size_t n)
+{
+	if (s->npages == n)
+		return;
+	span_t *t = desc_take(a);
+	t->base = s->base + (n << PAGE_SHIFT);
+	t->npages = s->npages - n;
+	t->region = s->region;
+	t->arena = a;
+	t->dirty = s->dirty;
+	s->npages = n;
+	run_insert(a, t);
+}
+
+span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages)
+{
+	size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
+	if (need > REGION_PAGES || !desc_reserve(a)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t b = run_find(a, need);
+	if (!b) {
+		if (!region_add(a))
+			return NULL;
+		b = run_find(a, need);
+	}
+	span_t *s = a->runs[b];
+	run_remove(a, s);
+	if (align_pages > 1) {
+		uintptr_t want = align_up(s->base, align_pages << PAGE_SHIFT);
+		size_t head = (want - s->base) >> PAGE_SHIFT;
+		if (head) {
+			span_t *h = s;
+			s = desc_take(a);
+			s->base = want;
+			s->npages = h->npages - head;
+			s->region = h->region;
+			s->arena = a;
+			s->dirty = h->dirty;
+			h->npages = head;
+			run_insert(a, h);
+		}
+	}
+	run_split_tail(a, s, npages);
+	s->next = s->prev = NULL;
+	pagemap_set_range(s->base, span_bytes(s), s);
+	return s;
+}
+
+void ph_free(arena_t *a, span_t *s)
+{
+	s->tag = 0;
+	s->kind = SPAN_FREE;
+	s->dirty = true;
+	region_t *r = s->region;
+	uintptr_t end = s->base + span_bytes(s);
+	if (s->base > r->base) {
+		span_t *p = pagemap_get((void *)(s->base - PAGE_SIZE));
+		if (p && p->kind == SPAN_FREE && p->region == r && p->base + span_bytes(p) == s->base) {
+			run_remove(a, p);
+			p->npages += s->npages;
+			p->dirty = true;
+			span_delete(s);
+			s = p;
+		}
+	}
+	if (end < r->base + (r->npages << PAGE_SHIFT)) {
+		span_t *n = pagemap_get((void *)end);
+		if (n && n->kind == SPAN_FREE && n->region == r && n->base == end) {
+			run_remove(a, n);
+			s->npages += n->npages;
+			s->dirty = s->dirty || n->dirty;
+			n->kind = SPAN_UNUSED;
+			span_delete(n);
+		}
+	}
+	run_insert(a, s);
+	if (s->npages == r->npages && a->free_pages - r->npages >= REGION_PAGES / 4) {
+		/* Enough free pages remain elsewhere: give this region back to the
+		 * OS whole. */
+		run_remove(a, s);
+		region_t **pp = &a->regions;
+		while (*pp != r)
+			pp = &(*pp)->next;
+		*pp = r->next;
+		a->nregions--;
+		os_unmap((void *)r->base, REGION_SIZE);
+		s->kind = SPAN_UNUSED;
+		span_delete(s);
+		r->next = a->region_cache;
+		a->region_cache = r;
+	}
+}
+
+bool ph_resize(arena_t *a, span_t *s, size_t npages)
+{
+	if (npages == s->npages)
+		return true;
+	region_t *r = s->region;
+	uintptr_t end = s->base + span_bytes(s);
+	if (npages < s->npages) {
+		if (!desc_reserve(a))
+			return false;
+		span_t *t = desc_take(a);
+		t->base = s->base + (npages << PAGE_SHIFT);
+		t->npages = s->npages - npages;
+		t->region = r;
+		t->arena = a;
+		s->npages = npages;
+		ph_free(a, t);
+		return true;
+	}
+	size_t more = npages - s->npages;
+	if (end >= r->base + (r->npages << PAGE_SHIFT))
+		return false;
+	span_t *n = pagemap_get((void *)end);
+	if (!n || n->kind != SPAN_FREE || n->region != r || n->base != end || n->npages < more)
+		return false;
+	run_remove(a, n);
+	if (n->npages > more) {
+		n->base += more << PAGE_SHIFT;
+		n->npages -= more;
+		run_insert(a, n);
+	} else {
+		n->kind = SPAN_UNUSED;
+		span_delete(n);
+	}
+	pagemap_set_range(end, more << PAGE_SHIFT, s);
+	s->npages = npages;
+	return true;
+}
+
+size_t ph_purge(arena_t *a)
+{
+	size_t bytes = 0;
+	for (size_t b = 1; b < RUN_BUCKETS; b++)
+		for (span_t *s = a->runs[b]; s; s = s->next)
+			if (s->dirty) {
+				os_purge((void *)s->base, span_bytes(s));
+				s->dirty = false;
+				bytes += span_bytes(s);
+			}
+	return bytes;
+}

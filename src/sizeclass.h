@@ -1,0 +1,41 @@
+/* Size classes: 16-byte steps up to 128 B, then 8 classes per doubling up to
+ * SMALL_MAX, so a request never wastes more than 1/9 of its block above
+ * 128 B (see doc/design.md). */
+#ifndef EBB_SIZECLASS_H
+#define EBB_SIZECLASS_H
+
+#include "common.h"
+
+#define NCLASSES 72
+#define SMALL_MAX ((size_t)32768)
+#define LUT_MAX ((size_t)1024)
+#define SLOTS_MAX 512
+
+typedef struct {
+	uint32_t size;	/* bytes per object */
+	uint32_t recip;	/* ceil(2^32 / size): offset -> slot index by multiply */
+	uint16_t pages;	/* slab length */
+	uint16_t slots;	/* objects per slab */
+	uint16_t tcache_cap;
+} class_info_t;
+
+extern class_info_t ebb_classes[NCLASSES];
+extern uint8_t ebb_class_lut[LUT_MAX / 16 + 1];
+
+void sizeclass_init(size_t tcache_max);
+
+EBB_INLINE unsigned size_class(size_t n)
+{
+	if (likely(n <= LUT_MAX))
+		return ebb_class_lut[(n + 15) >> 4];
+	unsigned lg = 63 - (unsigned)__builtin_clzl(n - 1);	/* n in (2^lg, 2^(lg+1)] */
+	unsigned sh = lg - 3;
+	unsigned k = (unsigned)((n - ((size_t)1 << lg) + ((size_t)1 << sh) - 1) >> sh);
+	return 8 + (lg - 7) * 8 + k - 1;
+}
+
+/* Smallest class holding n bytes whose blocks are all aligned to align
+ * (a power of two <= PAGE_SIZE); NCLASSES if none. */
+unsigned size_class_aligned(size_t n, size_t align);
+
+#endif

@@ -1,0 +1,54 @@
+/* A span describes a run of pages: a small-object slab, a large block, a
+ * huge mapping, or free pages in a region. Descriptors live out of band (in
+ * meta memory, never unmapped), so a stale page-map entry can always be
+ * read and checked. */
+#ifndef EBB_SPAN_H
+#define EBB_SPAN_H
+
+#include "common.h"
+#include "sizeclass.h"
+
+enum span_kind {
+	SPAN_UNUSED = 0,	/* descriptor on the free list */
+	SPAN_FREE,		/* free pages inside a region */
+	SPAN_SMALL,		/* slab of one size class */
+	SPAN_LARGE,		/* one block of whole pages inside a region */
+	SPAN_HUGE,		/* one block with a mapping of its own */
+	SPAN_HUGE_FREED,	/* a freed huge block, kept to name double frees */
+};
+
+struct arena;
+struct region;
+
+typedef struct span {
+	/* Read by the free fast path: keep first. */
+	uintptr_t base;
+	uint32_t tag;		/* small slab: its arena's tag; else 0 */
+	uint32_t limit;		/* small slab: slots * size */
+	uint32_t recip;
+	uint32_t size;
+	uint8_t cls;
+	uint8_t kind;
+	uint16_t slots;
+	uint16_t nfree;		/* small: free slots in the bitmap */
+	uint16_t listed;	/* small: on its bin's partial list */
+	size_t npages;
+	struct arena *arena;
+	struct region *region;
+	struct span *next, *prev;	/* bin partial list or page-heap bucket */
+	uint64_t freed_ns;	/* free run: when it last became free */
+	bool dirty;		/* free run: pages may be resident */
+	uint64_t freemap[SLOTS_MAX / 64];	/* small: bit set = slot free */
+} span_t;
+
+EBB_INLINE size_t span_bytes(const span_t *s) { return s->npages << PAGE_SHIFT; }
+
+EBB_INLINE bool span_contains(const span_t *s, uintptr_t p)
+{
+	return p - s->base < span_bytes(s);
+}
+
+span_t *span_new(void);
+void span_delete(span_t *s);
+
+#endif

@@ -1,0 +1,206 @@
+#include "tcache.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "init.h"
+#include "meta.h"
+#include "msg.h"
+#include "os.h"
+#include "pagemap.h"
+
+__thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) = &ebb_tc_empty;
+tcache_t ebb_tc_empty = { .tag = TAG_NONE };
+tcache_t ebb_tc_dead = { .tag = TAG_NONE };
+uintptr_t ebb_free_key;
+
+static pthread_key_t exit_key;
+static bool exit_key_ok;
+static ebb_lock_t reg_lock = EBB_LOCK_INIT;
+static tcache_t *registry, *pool;
+static unsigned nthreads, next_arena;
+static size_t tc_bytes;
+
+static void thread_exit(void *arg);
+
+void tcache_init_global(void)
+{
+	size_t slots = 0;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		slots += ebb_classes[c].tcache_cap;
+	tc_bytes = sizeof(tcache_t) + slots * sizeof(void *);
+	ebb_free_key = (uintptr_t)os_random() | 1;
+	exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+tcache_t *tcache_get(void)
+{
+	tcache_t *tc = ebb_tc;
+	if (likely(tc->live))
+		return tc;
+	if (tc == &ebb_tc_dead)
+		return NULL;
+	ebb_ensure_init();
+	ebb_lock(&reg_lock);
+	tc = pool;
+	if (tc)
+		pool = tc->next;
+	else
+		tc = meta_alloc(tc_bytes);
+	unsigned idx = next_arena++ % ebb_narenas;
+	ebb_unlock(&reg_lock);
+	arena_t *a = tc ? arena_get(idx) : NULL;
+	if (!a)
+		return NULL;
+	void **slot = tc->storage;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		tc->bins[c].n = 0;
+		tc->bins[c].cap = ebb_classes[c].tcache_cap;
+		tc->bins[c].items = slot;
+		slot += tc->bins[c].cap;
+	}
+	tc->arena = a;
+	tc->tag = a->tag;
+	tc->nremote = 0;
+	tc->event_left = EVENT_PERIOD;
+	tc->live = 1;
+	ebb_lock(&reg_lock);
+	tc->prev = NULL;
+	tc->next = registry;
+	if (registry)
+		registry->prev = tc;
+	registry = tc;
+	nthreads++;
+	ebb_unlock(&reg_lock);
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, tc);
+	ebb_tc = tc;
+	return tc;
+}
+
+static void thread_exit(void *arg)
+{
+	tcache_t *tc = arg;
+	tcache_flush_all(tc);
+	ebb_tc = &ebb_tc_dead;
+	tc->live = 0;
+	ebb_lock(&reg_lock);
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		registry = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	nthreads--;
+	tc->next = pool;
+	pool = tc;
+	ebb_unlock(&reg_lock);
+}
+
+arena_t *tcache_arena(void)
+{
+	tcache_t *tc = tcache_get();
+	return tc ? tc->arena : arena_get(0);
+}
+
+void tcache_flush_bin(tcache_t *tc, unsigned cls, unsigned keep)
+{
+	tbin_t *b = &tc->bins[cls];
+	if (b->n <= keep)
+		return;
+	/* The oldest blocks, at the bottom of the stack, go back. */
+	unsigned out = b->n - keep;
+	arena_flush(tc->arena, cls, b->items, out);
+	memmove(b->items, b->items + out, keep * sizeof(void *));
+	b->n = keep;
+}
+
+void tcache_remote_flush(tcache_t *tc)
+{
+	unsigned n = tc->nremote;
+	void **r = tc->remote;
+	while (n) {
+		span_t *s = pagemap_get(r[0]);
+		arena_t *a = s->arena;
+		unsigned cls = s->cls, nb = 0, keep = 0;
+		void *batch[REMOTE_MAX];
+		for (unsigned i = 0; i < n; i++) {
+			span_t *t = pagemap_get(r[i]);
+			if (t->arena == a && t->cls == cls)
+				batch[nb++] = r[i];
+			else
+				r[keep++] = r[i];
+		}
+		arena_flush(a, cls, batch, nb);
+		n = keep;
+	}
+	tc->nremote = 0;
+}
+
+void tcache_remote_add(tcache_t *tc, void *p)
+{
+	if (tc->nremote == REMOTE_MAX)
+		tcache_remote_flush(tc);
+	tc->remote[tc->nremote++] = p;
+}
+
+void tcache_flush_all(tcache_t *tc)
+{
+	for (unsigned c = 0; c < NCLASSES; c++)
+		tcache_flush_bin(tc, c, 0);
+	tcache_remote_flush(tc);
+}
+
+void tcache_event(tcache_t *tc)
+{
+	tc->allocated += (uint64_t)(EVENT_PERIOD - tc->event_left);
+	tc->event_left = EVENT_PERIOD;
+	/* Blocks a thread stopped asking for go back to their slabs: each event
+	 * halves every bin, and a bin in steady use refills in one batch. */
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (tc->bins[c].n > 1)
+			tcache_flush_bin(tc, c, tc->bins[c].n / 2);
+	tcache_remote_flush(tc);
+}
+
+bool tcache_holds(tcache_t *tc, unsigned cls, void *p)
+{
+	tbin_t *b = &tc->bins[cls];
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->items[i] == p)
+			return true;
+	for (unsigned i = 0; i < tc->nremote; i++)
+		if (tc->remote[i] == p)
+			return true;
+	return false;
+}
+
+unsigned tcache_thread_count(void)
+{
+	return __atomic_load_n(&nthreads, __ATOMIC_RELAXED);
+}
+
+uint64_t tcache_allocated_total(void)
+{
+	uint64_t sum = 0;
+	ebb_lock(&reg_lock);
+	for (tcache_t *tc = registry; tc; tc = tc->next)
+		sum += tc->allocated + (uint64_t)(EVENT_PERIOD - tc->event_left);
+	ebb_unlock(&reg_lock);
+	return sum;
+}
+
+void tcache_fork_prepare(void) { ebb_lock(&reg_lock); }
+void tcache_fork_parent(void) { ebb_unlock(&reg_lock); }
+
+/* Only the forking thread lives on in the child; the other caches' blocks
+ * are lost to it, but their descriptors must not count as threads. */
+void tcache_fork_child(void)
+{
+	ebb_lock_reset(&reg_lock);
+	tcache_t *me = ebb_tc->live ? ebb_tc : NULL;
+	registry = me;
+	nthreads = me ? 1 : 0;
+	if (me)
+		me->next = me->prev = NULL;
+}

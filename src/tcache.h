@@ -1,0 +1,62 @@
+/* Thread caches: per size class, a stack of block pointers kept outside the
+ * blocks, so nothing a program writes into freed memory is ever followed. */
+#ifndef EBB_TCACHE_H
+#define EBB_TCACHE_H
+
+#include "arena.h"
+#include "common.h"
+#include "sizeclass.h"
+
+#define REMOTE_MAX 64
+/* Bytes allocated between two thread-cache events (garbage collection now;
+ * profiling samples later share the same counter). */
+#define EVENT_PERIOD ((int64_t)1 << 20)
+
+typedef struct tbin {
+	uint32_t n;
+	uint32_t cap;
+	void **items;
+} tbin_t;
+
+typedef struct tcache {
+	int64_t event_left;	/* bytes until the next event */
+	uint32_t tag;		/* small frees of spans with this tag stay here */
+	uint32_t live;		/* 1 for a thread's own cache */
+	tbin_t bins[NCLASSES];
+	arena_t *arena;
+	struct tcache *next, *prev;	/* registry of live caches */
+	uint64_t allocated;	/* bytes allocated by this thread, at events */
+	unsigned nremote;
+	void *remote[REMOTE_MAX];	/* blocks of other arenas, to hand back */
+	void *storage[];
+} tcache_t;
+
+#define TAG_NONE UINT32_MAX
+
+extern __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec")));
+extern tcache_t ebb_tc_empty;	/* before a thread's first call */
+extern tcache_t ebb_tc_dead;	/* after its exit handler ran */
+extern uintptr_t ebb_free_key;
+
+/* The calling thread's cache, creating it; NULL when it cannot have one
+ * (exiting thread or no memory): callers then go to the arena directly. */
+tcache_t *tcache_get(void);
+void tcache_flush_bin(tcache_t *tc, unsigned cls, unsigned keep);
+void tcache_flush_all(tcache_t *tc);
+void tcache_remote_add(tcache_t *tc, void *p);
+void tcache_remote_flush(tcache_t *tc);
+void tcache_event(tcache_t *tc);
+/* True when p sits in this thread's cache (a double free). */
+bool tcache_holds(tcache_t *tc, unsigned cls, void *p);
+unsigned tcache_thread_count(void);
+/* Bytes allocated by live threads (as of their last event, plus since). */
+uint64_t tcache_allocated_total(void);
+/* The arena for direct (uncached) operations of this thread. */
+arena_t *tcache_arena(void);
+
+void tcache_init_global(void);
+void tcache_fork_prepare(void);
+void tcache_fork_parent(void);
+void tcache_fork_child(void);
+
+#endif
