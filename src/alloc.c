@@ -28,7 +28,7 @@ static void *alloc_small(unsigned cls)
 			tcache_event(tc);
 		if (!b->n) {
 			unsigned want = b->cap / 2 ? b->cap / 2 : 1;
-			b->n = arena_refill(tc->arena, cls, b->items, want);
+			b->n = (uint16_t)arena_refill(tc->arena, cls, b->items, want);
 			if (!b->n)
 				return NULL;
 		}
@@ -83,11 +83,11 @@ EBB_EXPORT void *ebb_malloc(size_t n)
 	if (likely(n <= LUT_MAX)) {
 		unsigned c = ebb_class_lut[(n + 15) >> 4];
 		tbin_t *b = &tc->bins[c];
-		uint32_t k = b->n;
-		int64_t left = tc->event_left - (int64_t)ebb_classes[c].size;
+		unsigned k = b->n;
+		int64_t left = tc->event_left - (int64_t)b->size;
 		if (likely(k != 0 && left >= 0)) {
 			tc->event_left = left;
-			b->n = k - 1;
+			b->n = (uint16_t)(k - 1);
 			void *p = b->items[k - 1];
 			*(ebb_word_t *)p = 0;
 			return p;
@@ -195,12 +195,12 @@ EBB_EXPORT void ebb_free(void *p)
 	if (likely(s != NULL && s->tag == tc->tag)) {
 		uintptr_t off = (uintptr_t)p - s->base;
 		tbin_t *b = &tc->bins[s->cls];
-		uint32_t k = b->n;
+		unsigned k = b->n;
 		if (likely(off < s->limit && (((off * s->recip) >> 32) * s->size) == off && k < b->cap &&
 			   *(ebb_word_t *)p != ebb_free_key)) {
 			*(ebb_word_t *)p = ebb_free_key;
 			b->items[k] = p;
-			b->n = k + 1;
+			b->n = (uint16_t)(k + 1);
 			return;
 		}
 	}

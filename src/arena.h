@@ -40,8 +40,8 @@ typedef struct arena {
 	bin_t bins[NCLASSES];
 } arena_t;
 
-extern arena_t *ebb_arenas[MAX_ARENAS];
-extern unsigned ebb_narenas;
+extern arena_t *ebb_arenas[MAX_ARENAS] EBB_HIDDEN;
+extern unsigned ebb_narenas EBB_HIDDEN;
 
 /* The arena with this index, created on first use; NULL if out of memory. */
 arena_t *arena_get(unsigned index);

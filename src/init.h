@@ -4,7 +4,7 @@
 
 #include "common.h"
 
-extern int ebb_ready;
+extern int ebb_ready EBB_HIDDEN;
 void ebb_init_slow(void);
 
 EBB_INLINE void ebb_ensure_init(void)

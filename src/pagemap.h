@@ -13,7 +13,7 @@ struct span;
 #define PM_TOP_LEN ((size_t)1 << (PM_VA_BITS - PM_LEAF_SHIFT))
 #define PM_LEAF_LEN ((size_t)1 << (PM_LEAF_SHIFT - PAGE_SHIFT))
 
-extern struct span **ebb_pagemap[PM_TOP_LEN];
+extern struct span **ebb_pagemap[PM_TOP_LEN] EBB_HIDDEN;
 
 /* Entries may be stale; callers check that the span really covers the
  * address (see span_contains). */

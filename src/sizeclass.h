@@ -19,8 +19,8 @@ typedef struct {
 	uint16_t tcache_cap;
 } class_info_t;
 
-extern class_info_t ebb_classes[NCLASSES];
-extern uint8_t ebb_class_lut[LUT_MAX / 16 + 1];
+extern class_info_t ebb_classes[NCLASSES] EBB_HIDDEN;
+extern uint8_t ebb_class_lut[LUT_MAX / 16 + 1] EBB_HIDDEN;
 
 void sizeclass_init(size_t tcache_max);
 

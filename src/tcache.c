@@ -56,6 +56,7 @@ tcache_t *tcache_get(void)
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		tc->bins[c].n = 0;
 		tc->bins[c].cap = ebb_classes[c].tcache_cap;
+		tc->bins[c].size = ebb_classes[c].size;
 		tc->bins[c].items = slot;
 		slot += tc->bins[c].cap;
 	}

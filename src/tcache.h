@@ -13,8 +13,9 @@
 #define EVENT_PERIOD ((int64_t)1 << 20)
 
 typedef struct tbin {
-	uint32_t n;
-	uint32_t cap;
+	uint16_t n;
+	uint16_t cap;
+	uint32_t size;	/* of the class: malloc's event count needs it */
 	void **items;
 } tbin_t;
 
@@ -33,10 +34,12 @@ typedef struct tcache {
 
 #define TAG_NONE UINT32_MAX
 
-extern __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec")));
-extern tcache_t ebb_tc_empty;	/* before a thread's first call */
-extern tcache_t ebb_tc_dead;	/* after its exit handler ran */
-extern uintptr_t ebb_free_key;
+extern __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) EBB_HIDDEN;
+extern tcache_t ebb_tc_empty EBB_HIDDEN;	/* before a thread's first call */
+extern tcache_t ebb_tc_dead EBB_HIDDEN;	/* after its exit handler ran */
+/* Written into the first word of a cached free block: a free() that finds
+ * it there is probably a double free, which the slow path then confirms. */
+extern uintptr_t ebb_free_key EBB_HIDDEN;
 
 /* The calling thread's cache, creating it; NULL when it cannot have one
  * (exiting thread or no memory): callers then go to the arena directly. */
