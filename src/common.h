@@ -25,7 +25,7 @@
 /* Above this a block gets its own mapping (and realloc uses mremap). */
 #define LARGE_MAX ((size_t)1 << 20)
 
-#define MAX_ARENAS 256
+#define MAX_ARENAS 1024
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
