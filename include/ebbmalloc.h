@@ -8,8 +8,9 @@
 #ifndef EBBMALLOC_H
 #define EBBMALLOC_H
 
-#include <stddef.h>
+#include <malloc.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +34,12 @@ void ebb_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
 /* Returns unused cached memory to the OS. Returns 1 if memory was released. */
 int ebb_malloc_trim(size_t pad);
+
+/* glibc's extras, under our prefix. */
+void ebb_malloc_stats(void);
+struct mallinfo ebb_mallinfo(void);
+struct mallinfo2 ebb_mallinfo2(void);
+int ebb_mallopt(int param, int value);
 
 /* Statistics as text (json=false) or one JSON object (json=true), written to
  * file descriptor fd without allocating. */

@@ -50,6 +50,8 @@ static void *alloc_small(unsigned cls)
 static void *alloc_any(size_t n, size_t align)
 {
 	ebb_ensure_init();
+	if (n == 0)
+		n = 1;
 	if (align <= 16) {
 		if (n <= SMALL_MAX)
 			return alloc_small(size_class(n));

@@ -38,8 +38,12 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	const class_info_t *ci = &ebb_classes[cls];
 	ebb_lock(&a->lock);
 	span_t *s = ph_alloc(a, ci->pages, 1);
-	if (s)
+	if (s) {
+		/* Not free any more before the lock drops: a neighbour's ph_free
+		 * must not take it for a free run and merge it. */
+		s->kind = SPAN_SMALL;
 		a->slab_pages += ci->pages;
+	}
 	ebb_unlock(&a->lock);
 	if (!s)
 		return NULL;

@@ -28,8 +28,12 @@ static void put_num(out_t *o, unsigned long long v, unsigned base, int width, ch
 		tmp[n++] = "0123456789abcdef"[v % base];
 		v /= base;
 	} while (v);
-	if (neg)
+	if (neg && pad == '0') {
+		put(o, '-');
+		width--;
+	} else if (neg) {
 		tmp[n++] = '-';
+	}
 	for (int i = n; i < width; i++)
 		put(o, pad);
 	while (n)

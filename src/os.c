@@ -146,7 +146,7 @@ unsigned os_cpus_from(unsigned affinity, const char *cpu_max)
 	const char *p = cpu_max;
 	uint64_t quota, period;
 	if (parse_u64(&p, &quota) && *p == ' ' && (p++, parse_u64(&p, &period)) && period) {
-		uint64_t q = (quota + period - 1) / period;
+		uint64_t q = quota / period + (quota % period != 0);
 		if (q < 1)
 			q = 1;
 		if (q < n)
@@ -170,7 +170,7 @@ unsigned os_usable_cpus(const char *cgroup_root)
 		return n;
 	/* cgroup v2: "0::/path" in /proc/self/cgroup; every ancestor's cpu.max
 	 * limits us, so take the smallest. */
-	char cg[512], path[1024], val[128];
+	char cg[4096], path[1024], val[128];
 	if (read_small("/proc/self/cgroup", cg, sizeof(cg)) <= 0)
 		return n;
 	const char *rel = strstr(cg, "0::");

@@ -160,6 +160,7 @@ span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages)
 		}
 	}
 	run_split_tail(a, s, npages);
+	s->kind = SPAN_UNUSED;	/* the caller gives it its kind under the lock */
 	s->next = s->prev = NULL;
 	pagemap_set_range(s->base, span_bytes(s), s);
 	return s;

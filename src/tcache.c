@@ -63,6 +63,7 @@ tcache_t *tcache_get(void)
 	tc->arena = a;
 	tc->tag = a->tag;
 	tc->nremote = 0;
+	tc->allocated = 0;
 	tc->event_left = EVENT_PERIOD;
 	tc->live = 1;
 	ebb_lock(&reg_lock);
