@@ -34,6 +34,9 @@ void ebb_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
 /* Returns unused cached memory to the OS. Returns 1 if memory was released. */
 int ebb_malloc_trim(size_t pad);
+/* Returns everything purgeable to the OS now: the calling thread's cache,
+ * empty slabs, dirty free pages, empty regions. Returns the bytes purged. */
+size_t ebb_purge(void);
 
 /* glibc's extras, under our prefix. */
 void ebb_malloc_stats(void);

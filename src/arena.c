@@ -9,6 +9,7 @@
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "purge.h"
 
 arena_t *ebb_arenas[MAX_ARENAS];
 unsigned ebb_narenas = 1;
@@ -65,12 +66,13 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	return s;
 }
 
-static void slab_release(arena_t *a, span_t *s)
+/* freed_ns: when the slab became empty (0: now), so its decay starts then. */
+static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 {
 	s->tag = 0;
 	ebb_lock(&a->lock);
 	a->slab_pages -= s->npages;
-	ph_free(a, s);
+	ph_free(a, s, freed_ns);
 	ebb_unlock(&a->lock);
 }
 
@@ -190,6 +192,8 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 				partial_remove(b, s);
 			if (!b->spare) {
 				b->spare = s;
+				b->spare_ns = os_now_ns();
+				b->spare_new = true;
 			} else if (nempty < 8) {
 				/* Released after the loop: a later item of this batch
 				 * may still name this slab (a double free to report). */
@@ -201,9 +205,13 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 		}
 	}
 	b->live -= n;
+	bool spare_new = b->spare_new;
+	b->spare_new = false;
 	ebb_unlock(&b->lock);
 	for (unsigned e = 0; e < nempty; e++)
-		slab_release(a, empty[e]);
+		slab_release(a, empty[e], 0);
+	if (nempty || spare_new)
+		purge_notify(a);
 }
 
 void *arena_large_alloc(arena_t *a, size_t size, size_t align)
@@ -226,8 +234,9 @@ void arena_large_free(span_t *s)
 	arena_t *a = s->arena;
 	ebb_lock(&a->lock);
 	a->large_pages -= s->npages;
-	ph_free(a, s);
+	ph_free(a, s, 0);
 	ebb_unlock(&a->lock);
+	purge_notify(a);
 }
 
 bool arena_large_resize(span_t *s, size_t size)
@@ -240,23 +249,32 @@ bool arena_large_resize(span_t *s, size_t size)
 	if (ok)
 		a->large_pages = a->large_pages - old + s->npages;
 	ebb_unlock(&a->lock);
+	if (ok && npages < old)
+		purge_notify(a);
 	return ok;
 }
 
-size_t arena_trim(arena_t *a)
+size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 {
+	uint64_t oldest = UINT64_MAX, ph_next;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		bin_t *b = &a->bins[c];
+		if (!__atomic_load_n(&b->spare, __ATOMIC_RELAXED))
+			continue;
 		ebb_lock(&b->lock);
 		span_t *s = b->spare;
-		b->spare = NULL;
+		uint64_t t = b->spare_ns;
+		if (s && t <= cutoff)
+			b->spare = NULL;
+		else if (s && t < oldest)
+			oldest = t;
 		ebb_unlock(&b->lock);
-		if (s)
-			slab_release(a, s);
+		if (s && t <= cutoff)
+			slab_release(a, s, t);
 	}
-	ebb_lock(&a->lock);
-	size_t n = ph_purge(a);
-	ebb_unlock(&a->lock);
+	size_t n = ph_purge(a, cutoff, &ph_next);
+	if (next)
+		*next = ph_next < oldest ? ph_next : oldest;
 	return n;
 }
 

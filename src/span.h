@@ -36,8 +36,9 @@ typedef struct span {
 	struct arena *arena;
 	struct region *region;
 	struct span *next, *prev;	/* bin partial list or page-heap bucket */
-	uint64_t freed_ns;	/* free run: when it last became free */
-	bool dirty;		/* free run: pages may be resident */
+	uint64_t freed_ns;	/* free run: when its oldest dirty page was freed */
+	size_t dirty;		/* free run: pages that may still be resident */
+	struct span *dnext, *dprev;	/* free run with dirty pages: arena's dirty list */
 	uint64_t freemap[SLOTS_MAX / 64];	/* small: bit set = slot free */
 } span_t;
 

@@ -11,6 +11,7 @@
 #include "init.h"
 #include "meta.h"
 #include "msg.h"
+#include "purge.h"
 #include "tcache.h"
 
 #define EBB_EXPORT __attribute__((visibility("default")))
@@ -111,17 +112,12 @@ EBB_EXPORT int ebb_is_active(void)
 EBB_EXPORT int ebb_malloc_trim(size_t pad)
 {
 	(void)pad;
-	ebb_ensure_init();
-	tcache_t *tc = tcache_get();
-	if (tc)
-		tcache_flush_all(tc);
-	size_t released = 0;
-	for (unsigned i = 0; i < MAX_ARENAS; i++) {
-		arena_t *a = __atomic_load_n(&ebb_arenas[i], __ATOMIC_ACQUIRE);
-		if (a)
-			released += arena_trim(a);
-	}
-	return released != 0;
+	return purge_all() != 0;
+}
+
+EBB_EXPORT size_t ebb_purge(void)
+{
+	return purge_all();
 }
 
 EBB_EXPORT struct mallinfo2 ebb_mallinfo2(void)

@@ -8,6 +8,7 @@
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "purge.h"
 
 __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) = &ebb_tc_empty;
 tcache_t ebb_tc_empty = { .tag = TAG_NONE };
@@ -163,6 +164,7 @@ void tcache_event(tcache_t *tc)
 		if (tc->bins[c].n > 1)
 			tcache_flush_bin(tc, c, tc->bins[c].n / 2);
 	tcache_remote_flush(tc);
+	purge_tick();
 }
 
 bool tcache_holds(tcache_t *tc, unsigned cls, void *p)

@@ -225,7 +225,7 @@ static void test_resize_move_purge(void **state)
 	assert_int_equal(b[7 * pg], 7);
 	assert_int_equal(msync(a, pg, MS_ASYNC), -1);
 	/* Purged pages read back as zero and stay mapped. */
-	os_purge(b, 8 * pg);
+	os_purge(b, 8 * pg, false);
 	assert_int_equal(b[0] | b[7 * pg], 0);
 	b[0] = 1;
 	errno = 1234;
