@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 /* Names shown in /proc/PID/maps as [anon:NAME]. */
-#define OS_NAME_SMALL "ebbmalloc:small"
+#define OS_NAME_HEAP "ebbmalloc:heap"
 #define OS_NAME_HUGE "ebbmalloc:huge"
 #define OS_NAME_META "ebbmalloc:meta"
 

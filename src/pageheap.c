@@ -121,7 +121,7 @@ static bool region_add(arena_t *a)
 	else
 		r = meta_alloc(sizeof(*r));
 	span_t *s = r ? span_new() : NULL;
-	void *m = s ? os_map(REGION_SIZE, (size_t)2 << 20, OS_NAME_SMALL) : NULL;
+	void *m = s ? os_map(REGION_SIZE, (size_t)2 << 20, OS_NAME_HEAP) : NULL;
 	if (!m || !pagemap_reserve((uintptr_t)m, REGION_SIZE)) {
 		if (m)
 			os_unmap(m, REGION_SIZE);

@@ -194,6 +194,20 @@ uint64_t tcache_allocated_total(void)
 	return sum;
 }
 
+size_t tcache_cached_bytes(void)
+{
+	/* Other threads' counts are read without their knowledge: a
+	 * statistic, not an invariant. */
+	size_t sum = 0;
+	ebb_lock(&reg_lock);
+	for (tcache_t *tc = registry; tc; tc = tc->next) {
+		for (unsigned c = 0; c < NCLASSES; c++)
+			sum += (size_t)__atomic_load_n(&tc->bins[c].n, __ATOMIC_RELAXED) * tc->bins[c].size;
+	}
+	ebb_unlock(&reg_lock);
+	return sum;
+}
+
 void tcache_fork_prepare(void) { ebb_lock(&reg_lock); }
 void tcache_fork_parent(void) { ebb_unlock(&reg_lock); }
 

@@ -52,6 +52,8 @@ void tcache_event(tcache_t *tc);
 /* True when p sits in this thread's cache (a double free). */
 bool tcache_holds(tcache_t *tc, unsigned cls, void *p);
 unsigned tcache_thread_count(void);
+/* Bytes of free blocks sitting in thread caches (bins only). */
+size_t tcache_cached_bytes(void);
 /* Bytes allocated by live threads (as of their last event, plus since). */
 uint64_t tcache_allocated_total(void);
 /* The arena for direct (uncached) operations of this thread. */
