@@ -76,14 +76,23 @@ static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 	ebb_unlock(&a->lock);
 }
 
+/* Partial slabs are listed by how full they are, in quarters; new blocks
+ * come from the fullest, so survivors gather in few slabs and the rest
+ * empty out and go back to the OS. */
+static unsigned fullness(const span_t *s)
+{
+	return (unsigned)((s->nfree * PARTIAL_LISTS - 1) / s->slots);
+}
+
 static void partial_push(bin_t *b, span_t *s)
 {
-	s->listed = 1;
+	unsigned q = fullness(s);
+	s->listed = (uint16_t)(q + 1);
 	s->prev = NULL;
-	s->next = b->partial;
-	if (b->partial)
-		b->partial->prev = s;
-	b->partial = s;
+	s->next = b->partial[q];
+	if (s->next)
+		s->next->prev = s;
+	b->partial[q] = s;
 }
 
 static void partial_remove(bin_t *b, span_t *s)
@@ -91,7 +100,7 @@ static void partial_remove(bin_t *b, span_t *s)
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		b->partial = s->next;
+		b->partial[s->listed - 1] = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	s->next = s->prev = NULL;
@@ -101,12 +110,15 @@ static void partial_remove(bin_t *b, span_t *s)
 /* A slab with free slots for the bin, or NULL when memory ran out. */
 static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
 {
-	span_t *s = b->partial;
-	if (s) {
-		partial_remove(b, s);
-		return s;
+	for (unsigned q = 0; q < PARTIAL_LISTS; q++) {
+		span_t *s = b->partial[q];
+		if (s) {
+			partial_remove(b, s);
+			return s;
+		}
 	}
-	if ((s = b->spare)) {
+	span_t *s = b->spare;
+	if (s) {
 		b->spare = NULL;
 		return s;
 	}
@@ -185,9 +197,14 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 		s->nfree++;
 		if (s == b->cur)
 			continue;
-		if (s->nfree == 1 && s->slots > 1) {
-			partial_push(b, s);
-		} else if (s->nfree == s->slots) {
+		if (s->nfree < s->slots) {
+			if (!s->listed)
+				partial_push(b, s);
+			else if (s->listed != fullness(s) + 1) {
+				partial_remove(b, s);
+				partial_push(b, s);
+			}
+		} else {
 			if (s->listed)
 				partial_remove(b, s);
 			if (!b->spare) {

@@ -13,10 +13,12 @@ typedef struct region {
 	struct region *next;
 } region_t;
 
+#define PARTIAL_LISTS 4
+
 typedef struct bin {
 	ebb_lock_t lock;
 	span_t *cur;		/* slab blocks are taken from first */
-	span_t *partial;	/* other slabs with free slots */
+	span_t *partial[PARTIAL_LISTS];	/* other slabs with free slots, fullest first */
 	span_t *spare;		/* one empty slab kept against churn */
 	uint64_t spare_ns;	/* when it became the spare */
 	bool spare_new;		/* the purger has not been told of it */

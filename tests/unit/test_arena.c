@@ -234,14 +234,14 @@ static void test_slab_lists(void **state)
 
 	/* One block back into full slab A puts it on the partial list. */
 	arena_flush(a, cls, &out[n - 1], 1);
-	assert_ptr_equal(b->partial, A);
+	assert_ptr_equal(b->partial[0], A);	/* nearly full: the fullest list */
 	assert_int_equal(A->nfree, 1);
 	/* The next refill takes from it, since the current slab is full. */
 	void *again;
 	assert_int_equal(arena_refill(a, cls, &again, 1), 1);
 	assert_ptr_equal(again, out[n - 1]);
 	assert_ptr_equal(b->cur, A);
-	assert_null(b->partial);
+	assert_null(b->partial[0]);
 
 	/* Emptying, in the order C, B, A: the first empty slab (C) is kept as
 	 * spare, the next (B) goes back to the page heap, the current one (A)
@@ -281,6 +281,40 @@ static void flush_dup_batch(void *arg)
 	arena_refill(a, cls, out, 3);
 	out[2] = out[0];
 	arena_flush(a, cls, out, 3);
+}
+
+/* New blocks come from the fullest partial slab, so the emptier ones can
+ * drain and go back. */
+static void test_fullest_first(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(256);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	unsigned n = 3 * ci->slots;
+	void *out[3 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	span_t *A = span_of(out[n - 1]), *B = span_of(out[ci->slots]);
+	/* A gets 90 % of its blocks back, B only one. */
+	unsigned most = ci->slots * 9 / 10;
+	arena_flush(a, cls, &out[n - most], most);
+	arena_flush(a, cls, &out[ci->slots], 1);
+	assert_int_equal(A->nfree, most);
+	assert_int_equal(B->nfree, 1);
+	assert_ptr_equal(b->partial[0], B);
+	assert_ptr_equal(b->partial[PARTIAL_LISTS - 1], A);
+	/* The current slab is full: the next block comes from B, not A. */
+	void *p;
+	assert_int_equal(arena_refill(a, cls, &p, 1), 1);
+	assert_ptr_equal(span_of(p), B);
+	assert_ptr_equal(b->cur, B);
+	/* Moving between lists as blocks come back. */
+	arena_flush(a, cls, &out[ci->slots + 1], ci->slots / 2);
+	assert_ptr_equal(b->cur, B);
+	arena_flush(a, cls, &out[n - ci->slots], ci->slots - most - 1);
+	assert_ptr_equal(b->partial[PARTIAL_LISTS - 1], A);
+	assert_int_equal(A->nfree, ci->slots - 1);
 }
 
 static void test_double_free(void **state)
@@ -378,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_large_resize),
 		cmocka_unit_test(test_refill_flush),
 		cmocka_unit_test(test_slab_lists),
+		cmocka_unit_test(test_fullest_first),
 		cmocka_unit_test(test_double_free),
 		cmocka_unit_test(test_slab_new_race),
 	};
