@@ -82,8 +82,8 @@ static EBB_NOINLINE void *malloc_slow(size_t n)
 EBB_EXPORT void *ebb_malloc(size_t n)
 {
 	tcache_t *tc = ebb_tc;
-	if (likely(n <= LUT_MAX)) {
-		unsigned c = ebb_class_lut[(n + 15) >> 4];
+	if (likely(n <= SMALL_MAX)) {
+		unsigned c = size_class(n);
 		tbin_t *b = &tc->bins[c];
 		unsigned k = b->n;
 		int64_t left = tc->event_left - (int64_t)b->size;
