@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "config.h"
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
@@ -56,6 +57,8 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	s->limit = ci->slots * ci->size;
 	s->nfree = ci->slots;
 	s->listed = 0;
+	s->purged = 0;
+	s->settled = true;
 	memset(s->freemap, 0, sizeof(s->freemap));
 	for (unsigned i = 0; i < ci->slots / 64; i++)
 		s->freemap[i] = ~(uint64_t)0;
@@ -70,6 +73,8 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 {
 	s->tag = 0;
+	if (s->purged)
+		__atomic_sub_fetch(&a->slab_purged, (size_t)__builtin_popcount(s->purged), __ATOMIC_RELAXED);
 	ebb_lock(&a->lock);
 	a->slab_pages -= s->npages;
 	ph_free(a, s, freed_ns);
@@ -125,6 +130,86 @@ static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
 	return slab_new(a, cls);
 }
 
+/* True when every slot overlapping page pg of slab s is free. Pages past
+ * the last slot are never touched, so never resident: not counted. */
+static bool page_free(const span_t *s, unsigned pg)
+{
+	uint32_t lo = pg << PAGE_SHIFT, hi = lo + (uint32_t)PAGE_SIZE;
+	if (lo >= s->limit)
+		return false;
+	if (hi > s->limit)
+		hi = s->limit;
+	unsigned first = (unsigned)(((uint64_t)lo * s->recip) >> 32);
+	unsigned last = (unsigned)(((uint64_t)(hi - 1) * s->recip) >> 32);
+	for (unsigned i = first; i <= last; i++)
+		if (!((s->freemap[i / 64] >> (i % 64)) & 1))
+			return false;
+	return true;
+}
+
+/* Blocks were taken from s: its purged pages that hold one are resident
+ * again once written. */
+static void slab_unpurge(arena_t *a, span_t *s)
+{
+	unsigned still = 0;
+	for (unsigned pg = 0; pg < s->npages; pg++)
+		if (((s->purged >> pg) & 1) && page_free(s, pg))
+			still |= 1u << pg;
+	unsigned gone = (unsigned)__builtin_popcount(s->purged) - (unsigned)__builtin_popcount(still);
+	s->purged = (uint16_t)still;
+	if (gone)
+		__atomic_sub_fetch(&a->slab_purged, gone, __ATOMIC_RELAXED);
+}
+
+/* Gives back the pages of a slab in use that hold only free blocks: what
+ * lets a few long-lived survivors stop pinning whole slabs. Bin lock held. */
+static size_t slab_purge(arena_t *a, span_t *s)
+{
+	size_t bytes = 0;
+	unsigned run = 0, start = 0;
+	for (unsigned pg = 0; pg <= s->npages; pg++) {
+		bool take = pg < s->npages && !((s->purged >> pg) & 1) && page_free(s, pg);
+		if (take) {
+			if (!run)
+				start = pg;
+			run++;
+			s->purged |= (uint16_t)(1u << pg);
+			continue;
+		}
+		if (run) {
+			os_purge((void *)(s->base + ((size_t)start << PAGE_SHIFT)), (size_t)run << PAGE_SHIFT,
+				 ebb_opt.purge == PURGE_FREE);
+			bytes += (size_t)run << PAGE_SHIFT;
+			__atomic_add_fetch(&a->slab_purged, run, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&a->purged_bytes, (size_t)run << PAGE_SHIFT, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&a->purges, 1, __ATOMIC_RELAXED);
+			run = 0;
+		}
+	}
+	return bytes;
+}
+
+static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
+{
+	size_t bytes = 0;
+	ebb_lock(&b->lock);
+	for (unsigned q = 0; q < PARTIAL_LISTS; q++)
+		for (span_t *s = b->partial[q]; s; s = s->next) {
+			/* Less than a page free cannot free a page. */
+			if (s->settled || s->npages < 2 || (size_t)s->nfree * s->size < PAGE_SIZE)
+				continue;
+			if (s->freed_ns > cutoff) {
+				if (s->freed_ns < *oldest)
+					*oldest = s->freed_ns;
+				continue;
+			}
+			bytes += slab_purge(a, s);
+			s->settled = true;
+		}
+	ebb_unlock(&b->lock);
+	return bytes;
+}
+
 unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 {
 	bin_t *b = &a->bins[cls];
@@ -153,6 +238,8 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 			}
 			s->freemap[w] = bits;
 		}
+		if (unlikely(s->purged))
+			slab_unpurge(a, s);
 	}
 	b->live += got;
 	ebb_unlock(&b->lock);
@@ -183,6 +270,7 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 	bin_t *b = &a->bins[cls];
 	span_t *empty[8];
 	unsigned nempty = 0;
+	uint64_t now = os_now_ns();
 	ebb_lock(&b->lock);
 	for (unsigned k = 0; k < n; k++) {
 		void *p = items[k];
@@ -195,6 +283,8 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 		}
 		s->freemap[i / 64] |= bit;
 		s->nfree++;
+		s->freed_ns = now;
+		s->settled = false;
 		if (s == b->cur)
 			continue;
 		if (s->nfree < s->slots) {
@@ -289,7 +379,11 @@ size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 		if (s && t <= cutoff)
 			slab_release(a, s, t);
 	}
-	size_t n = ph_purge(a, cutoff, &ph_next);
+	size_t n = 0;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (ebb_classes[c].pages > 1)
+			n += bin_purge(a, &a->bins[c], cutoff, &oldest);
+	n += ph_purge(a, cutoff, &ph_next);
 	if (next)
 		*next = ph_next < oldest ? ph_next : oldest;
 	return n;

@@ -42,10 +42,11 @@ typedef struct arena {
 	size_t dirty_pages;	/* of those, possibly resident */
 	span_t *dirty_head;	/* free runs with dirty pages, oldest first mostly */
 	unsigned empty_regions;	/* regions that are one free run */
-	uint64_t purged_bytes, purges;	/* totals, for statistics */
+	uint64_t purged_bytes, purges;	/* totals, for statistics (atomic) */
 	size_t unmapped_regions;
 	size_t large_pages;	/* in large blocks */
 	size_t slab_pages;	/* in slabs (including spares) */
+	size_t slab_purged;	/* pages of slabs in use given back (atomic) */
 	bin_t bins[NCLASSES];
 } arena_t;
 

@@ -244,8 +244,10 @@ static void insert_merged(arena_t *a, span_t *s)
 void ph_free(arena_t *a, span_t *s, uint64_t freed_ns)
 {
 	s->tag = 0;
+	/* A slab's pages given back while it was in use are clean already. */
+	s->dirty = s->npages - (s->kind == SPAN_SMALL ? (size_t)__builtin_popcount(s->purged) : 0);
+	s->purged = 0;
 	s->kind = SPAN_FREE;
-	s->dirty = s->npages;
 	s->freed_ns = freed_ns ? freed_ns : os_now_ns();
 	s->dnext = s->dprev = NULL;
 	insert_merged(a, s);
@@ -346,8 +348,8 @@ size_t ph_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 		for (unsigned i = 0; i < n; i++) {
 			span_t *s = batch[i];
 			bytes += s->dirty << PAGE_SHIFT;
-			a->purged_bytes += s->dirty << PAGE_SHIFT;
-			a->purges++;
+			__atomic_add_fetch(&a->purged_bytes, s->dirty << PAGE_SHIFT, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&a->purges, 1, __ATOMIC_RELAXED);
 			s->dirty = 0;
 			if (s->npages == s->region->npages && a->empty_regions >= ebb_opt.retain_regions) {
 				region_unmap(a, s);

@@ -48,7 +48,7 @@ EBB_EXPORT void ebb_stats_get(ebb_stats_t *t)
 			ebb_unlock(&b->lock);
 		}
 		ebb_lock(&a->lock);
-		slab += a->slab_pages << PAGE_SHIFT;
+		slab += (a->slab_pages - __atomic_load_n(&a->slab_purged, __ATOMIC_RELAXED)) << PAGE_SHIFT;
 		large += a->large_pages << PAGE_SHIFT;
 		dirty += a->dirty_pages << PAGE_SHIFT;
 		regions += a->nregions;

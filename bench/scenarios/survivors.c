@@ -2,6 +2,9 @@
  * block, then allocate a different size mix. Prints RSS against live bytes
  * at the end, and after 2 s and 11 s idle.
  * Usage: survivors [mib] (default 1024: the first phase's size) */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -54,6 +57,11 @@ int main(int argc, char **argv)
 	double r2 = rss_mib();
 	sleep_until(t0, 11);
 	double r11 = rss_mib();
+	if (getenv("SCENARIO_STATS")) {
+		void (*print)(bool) = (void (*)(bool))dlsym(RTLD_DEFAULT, "ebb_stats_print");
+		if (print)
+			print(false);
+	}
 	double lm = live / 1048576.0;
 	printf("live_mib=%.1f baseline=%.1f peak_phase1=%.1f end=%.1f idle_2s=%.1f idle_11s=%.1f "
 	       "ratio_end=%.2f ratio_2s=%.2f ratio_11s=%.2f\n",

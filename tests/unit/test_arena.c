@@ -317,6 +317,53 @@ static void test_fullest_first(void **state)
 	assert_int_equal(A->nfree, ci->slots - 1);
 }
 
+/* A slab kept by one survivor gives back its other pages after the decay,
+ * and takes them back when blocks are handed out of them again. */
+static void test_slab_page_purge(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(3072);
+	const class_info_t *ci = &ebb_classes[cls];
+	assert_true(ci->pages >= 3);
+	unsigned n = 2 * ci->slots;
+	void *out[2 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	/* out[n-1] is the lowest block: keep it, free the rest of its slab. */
+	span_t *s = span_of(out[n - 1]);
+	for (unsigned i = 0; i < n; i++)
+		memset(out[i], 0x5a, ci->size);
+	arena_flush(a, cls, &out[ci->slots], ci->slots - 1);
+	assert_int_equal(s->nfree, ci->slots - 1);
+	uint64_t next;
+	/* Too recent for a cutoff in the past. */
+	arena_purge(a, 1, &next);
+	assert_int_equal(s->purged, 0);
+	assert_true(next != UINT64_MAX);
+	size_t before = a->purged_bytes;
+	arena_purge(a, UINT64_MAX, &next);
+	/* Every page but the survivor's first one went back. */
+	unsigned want = ci->pages - 1;
+	assert_int_equal(__builtin_popcount(s->purged), want);
+	assert_int_equal(a->slab_purged, want);
+	assert_int_equal(a->purged_bytes - before, (size_t)want * 4096);
+	assert_int_equal(((unsigned char *)out[n - 1])[0], 0x5a);	/* the survivor is intact */
+	unsigned char *gone = (unsigned char *)s->base + (ci->pages - 1) * 4096;
+	assert_int_equal(gone[0], 0);
+	/* Settled: a second pass does nothing more. */
+	arena_purge(a, UINT64_MAX, &next);
+	assert_int_equal(a->purged_bytes - before, (size_t)want * 4096);
+	/* Taking blocks back from the slab re-counts their pages. */
+	void *again[SLOTS_MAX];
+	unsigned got = arena_refill(a, cls, again, ci->slots - 1);
+	assert_int_equal(got, ci->slots - 1);
+	assert_int_equal(s->purged, 0);
+	assert_int_equal(a->slab_purged, 0);
+	arena_flush(a, cls, again, got);
+	arena_flush(a, cls, &out[n - 1], 1);
+	arena_flush(a, cls, out, ci->slots);
+}
+
 static void test_double_free(void **state)
 {
 	(void)state;
@@ -413,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_refill_flush),
 		cmocka_unit_test(test_slab_lists),
 		cmocka_unit_test(test_fullest_first),
+		cmocka_unit_test(test_slab_page_purge),
 		cmocka_unit_test(test_double_free),
 		cmocka_unit_test(test_slab_new_race),
 	};
