@@ -20,7 +20,8 @@
 
 static void *alloc_small(unsigned cls)
 {
-	tcache_t *tc = tcache_get();
+	tcache_t *tc = tcache_enter();
+	void *p = NULL;
 	if (tc && tc->bins[cls].cap) {
 		tbin_t *b = &tc->bins[cls];
 		tc->event_left -= ebb_classes[cls].size;
@@ -29,16 +30,16 @@ static void *alloc_small(unsigned cls)
 		if (!b->n) {
 			unsigned want = b->cap / 2 ? b->cap / 2 : 1;
 			b->n = (uint16_t)arena_refill(tc->arena, cls, b->items, want);
-			if (!b->n)
-				return NULL;
 		}
-		void *p = b->items[--b->n];
-		*(ebb_word_t *)p = 0;
-		return p;
+		if (b->n)
+			p = b->items[--b->n];
+	} else {
+		arena_t *a = tc ? tc->arena : tcache_arena();
+		if (!a || !arena_refill(a, cls, &p, 1))
+			p = NULL;
 	}
-	arena_t *a = tc ? tc->arena : tcache_arena();
-	void *p;
-	if (!a || !arena_refill(a, cls, &p, 1)) {
+	tcache_leave(tc);
+	if (!p) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -149,28 +150,22 @@ static __attribute__((cold)) void check_double_free(tcache_t *tc, span_t *s, voi
 
 static void free_small(span_t *s, void *p)
 {
-	tcache_t *tc = tcache_get();
+	tcache_t *tc = tcache_enter();
 	if (unlikely(*(ebb_word_t *)p == ebb_free_key))
 		check_double_free(tc, s, p);
-	if (tc && s->tag == tc->tag) {
+	if (tc && s->tag == tc->tag && tc->bins[s->cls].cap) {
 		tbin_t *b = &tc->bins[s->cls];
-		if (b->n >= b->cap) {
-			if (!b->cap) {
-				arena_flush(s->arena, s->cls, &p, 1);
-				return;
-			}
+		if (b->n >= b->cap)
 			tcache_flush_bin(tc, s->cls, b->cap / 2);
-		}
 		*(ebb_word_t *)p = ebb_free_key;
 		b->items[b->n++] = p;
-		return;
-	}
-	if (tc) {
+	} else if (tc && tc->bins[s->cls].cap) {
 		*(ebb_word_t *)p = ebb_free_key;
 		tcache_remote_add(tc, p);
-		return;
+	} else {
+		arena_flush(s->arena, s->cls, &p, 1);
 	}
-	arena_flush(s->arena, s->cls, &p, 1);
+	tcache_leave(tc);
 }
 
 static EBB_NOINLINE void free_slow(void *p)

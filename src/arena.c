@@ -267,10 +267,15 @@ bool arena_slot_is_free(span_t *s, void *p)
 
 void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 {
+	arena_flush_at(a, cls, items, n, 0);
+}
+
+void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns)
+{
 	bin_t *b = &a->bins[cls];
 	span_t *empty[8];
 	unsigned nempty = 0;
-	uint64_t now = os_now_ns();
+	uint64_t now = freed_ns ? freed_ns : os_now_ns();
 	ebb_lock(&b->lock);
 	for (unsigned k = 0; k < n; k++) {
 		void *p = items[k];
@@ -299,7 +304,7 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 				partial_remove(b, s);
 			if (!b->spare) {
 				b->spare = s;
-				b->spare_ns = os_now_ns();
+				b->spare_ns = now;
 				b->spare_new = true;
 			} else if (nempty < 8) {
 				/* Released after the loop: a later item of this batch
@@ -316,7 +321,7 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 	b->spare_new = false;
 	ebb_unlock(&b->lock);
 	for (unsigned e = 0; e < nempty; e++)
-		slab_release(a, empty[e], 0);
+		slab_release(a, empty[e], now);
 	if (nempty || spare_new)
 		purge_notify(a);
 }

@@ -61,6 +61,8 @@ arena_t *arena_get(unsigned index);
 unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want);
 /* Returns n blocks of class cls to their slabs. Aborts on a double free. */
 void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n);
+/* The same, for blocks freed at freed_ns (ns), so their decay starts then. */
+void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns);
 /* True when block p of slab s is free in the slab bitmap. */
 bool arena_slot_is_free(span_t *s, void *p);
 

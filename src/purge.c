@@ -21,6 +21,7 @@
 
 #define START_PAGES 256		/* dirty pages in one arena that start the thread */
 #define MIN_SLEEP_NS 20000000ull	/* batch purges at most 50 times a second */
+#define CACHE_CHECK_BYTES ((size_t)64 << 10)	/* thread caches worth a look */
 
 enum { BG_NONE, BG_RUNNING, BG_FAILED };
 
@@ -114,7 +115,13 @@ static void *bg_main(void *arg)
 		uint32_t seq = __atomic_load_n(&bg_seq, __ATOMIC_SEQ_CST);
 		uint64_t now = os_now_ns(), next;
 		bool pressure = purge_under_pressure();
+		/* A cache untouched for half the decay is idle: its blocks
+		 * then wait out the other half as dirty pages, if any. */
+		tcache_reclaim_idle(now, pressure ? 0 : decay_ns() / 2);
 		pass(cutoff_now(now, pressure), &next);
+		/* Threads' caches are looked at again while they hold much. */
+		if (tcache_cached_bytes() >= CACHE_CHECK_BYTES && next > now - decay_ns() / 2)
+			next = now - decay_ns() / 2;
 		if (next == UINT64_MAX) {
 			__atomic_store_n(&bg_idle, 1, __ATOMIC_SEQ_CST);
 			os_futex_wait_timeout(&bg_seq, seq, 0);
@@ -206,10 +213,12 @@ size_t purge_all(void)
 {
 	uint64_t next;
 	ebb_ensure_init();
-	tcache_t *tc = tcache_get();
+	tcache_t *tc = tcache_enter();
 	if (tc)
 		tcache_flush_all(tc);
-	return pass(UINT64_MAX, &next);
+	size_t n = pass(UINT64_MAX, &next);
+	tcache_leave(tc);
+	return n;
 }
 
 void purge_fork_child(void)

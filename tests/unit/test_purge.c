@@ -2,6 +2,7 @@
  * Options are read once per process, so each case runs in a fresh process
  * (this binary re-executed with the case's EBBMALLOC_CONF). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,61 @@ static int case_fork(void)
 	return 0;
 }
 
+/* A thread that frees its blocks and then blocks for a long time gets its
+ * cache emptied by the purger; it takes it back on its next call. */
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER;
+static int idle_phase;
+
+static void *idle_worker(void *arg)
+{
+	(void)arg;
+	void *p[2000];
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < 2000; i++)
+			p[i] = ebb_malloc(64 + (size_t)(i % 40) * 128);
+		for (int i = 0; i < 2000; i++)
+			ebb_free(p[i]);
+	}
+	pthread_mutex_lock(&idle_mu);
+	idle_phase = 1;
+	pthread_cond_broadcast(&idle_cv);
+	while (idle_phase != 2)
+		pthread_cond_wait(&idle_cv, &idle_mu);
+	pthread_mutex_unlock(&idle_mu);
+	/* Back to work on the reclaimed (now empty) cache. */
+	for (int i = 0; i < 2000; i++)
+		p[i] = ebb_malloc(64 + (size_t)(i % 40) * 128);
+	for (int i = 0; i < 2000; i++) {
+		memset(p[i], 1, 64);
+		ebb_free(p[i]);
+	}
+	return NULL;
+}
+
+static int case_idle_cache(void)
+{
+	pthread_t t;
+	mass_free();
+	CHECK(pthread_create(&t, NULL, idle_worker, NULL) == 0);
+	pthread_mutex_lock(&idle_mu);
+	while (idle_phase != 1)
+		pthread_cond_wait(&idle_cv, &idle_mu);
+	pthread_mutex_unlock(&idle_mu);
+	CHECK(stats().cached > 100 * 1024);
+	double t0 = now_s();
+	while (stats().cached > 16 * 1024 && now_s() - t0 < 4)
+		usleep(50000);
+	CHECK(stats().cached <= 16 * 1024);	/* the main thread's few remain */
+	CHECK(now_s() - t0 >= 0.5);		/* not before the decay */
+	pthread_mutex_lock(&idle_mu);
+	idle_phase = 2;
+	pthread_cond_broadcast(&idle_cv);
+	pthread_mutex_unlock(&idle_mu);
+	CHECK(pthread_join(t, NULL) == 0);
+	return 0;
+}
+
 static int case_names(void)
 {
 	void *small = ebb_malloc(100), *huge = ebb_malloc(8 * MIB);
@@ -223,6 +279,7 @@ static const struct pcase cases[] = {
 	{ "pressure_off", case_no_pressure, "dirty_decay_ms:60000,cgroup_memory:false,cgroup_root:@ROOT@" },
 	{ "fork", case_fork, "" },
 	{ "names", case_names, "" },
+	{ "idle_cache", case_idle_cache, "" },
 };
 
 static char self[4096];
@@ -295,6 +352,7 @@ SIMPLE(test_immediate, "immediate")
 SIMPLE(test_purge_call, "purge_call")
 SIMPLE(test_fork, "fork")
 SIMPLE(test_names, "names")
+SIMPLE(test_idle_cache, "idle_cache")
 
 static void test_pressure(void **state)
 {
@@ -329,6 +387,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pressure),
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_idle_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
