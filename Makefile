@@ -119,3 +119,15 @@ uninstall:
 
 clean:
 	rm -rf build lib bin
+
+# Benchmarks (bench/run.py; results are appended to doc/benchmarks.md).
+# ALLOCATORS="glibc ebbmalloc /path/to/lib.so" picks the allocators,
+# BENCH_FLAGS passes further options (e.g. BENCH_FLAGS="--runs 7 --only larson").
+.PHONY: bench bench-quick bench-fastpath
+BENCH_RUN = bash tools/install-deps.sh --bench && ALLOCATORS="$(ALLOCATORS)" python3 bench/run.py
+bench: all
+	$(BENCH_RUN) $(BENCH_FLAGS)
+bench-quick: all
+	$(BENCH_RUN) --quick $(BENCH_FLAGS)
+bench-fastpath: all
+	$(BENCH_RUN) --fastpath $(BENCH_FLAGS)

@@ -13,8 +13,12 @@ pkgs=(
 	libtcmalloc-minimal4 libmimalloc2.0
 	gnuplot-nox				# benchmark plots
 )
-# Benchmark-only extras go here; none yet.
-bench_pkgs=()
+# Benchmark-only extras (bench/run.py): the redis workload, plus what the
+# harness itself runs (the runner, workloads' compiler, callgrind, the chart).
+bench_pkgs=(
+	redis-server redis-tools		# redis workload (server + redis-benchmark)
+	gcc python3 valgrind gnuplot-nox sqlite3
+)
 
 case ${1-} in
 '')	;;
