@@ -73,5 +73,9 @@ int main(int argc, char **argv)
 	free(obj);
 	printf("live_mib=%.1f baseline=%.1f peak=%.1f after_free=%.1f idle_0.5s=%.1f idle_2s=%.1f idle_11s=%.1f\n",
 	       live / 1048576.0, base, peak, after, r05, r2, r11);
+	/* For bench/run.py: RSS in MiB, and what is kept as a share of the peak. */
+	printf("@metric peak_mib %.1f\n@metric after_free_mib %.1f\n@metric idle_05s_mib %.1f\n"
+	       "@metric idle_2s_mib %.1f\n@metric idle_11s_mib %.1f\n@metric kept_2s_pct %.2f\n",
+	       peak, after, r05, r2, r11, 100.0 * (r2 - base) / peak);
 	return 0;
 }

@@ -16,10 +16,19 @@
 #define BUFS 4
 #define RING 4096
 
+#define PIECES (2 + BUFS)
+
+/* a 7 KiB state, a 32 KiB window, BUFS buffers */
 typedef struct {
-	void *state, *window, *buf[BUFS];
+	void *ptr[PIECES];
+	size_t size[PIECES];
 	size_t bytes;
 } inflater_t;
+
+typedef struct {
+	void *p;
+	size_t n;
+} qitem_t;
 
 static int nthreads, cleaner_mode, rounds;
 static size_t working_set;
@@ -29,7 +38,7 @@ static pthread_barrier_t freed, go_exit;
 /* the cleaner's queue */
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
-static void **queue;
+static qitem_t *queue;
 static size_t qhead, qtail, qcap;
 static int qdone;
 
@@ -40,32 +49,28 @@ static void account(long delta)
 		;
 }
 
-static void release(void *p, int by_cleaner)
+/* Live bytes count until the block is really freed, by whichever thread. */
+static void release(void *p, size_t n, int by_cleaner)
 {
-	if (!p)
-		return;
 	if (!by_cleaner) {
 		free(p);
+		account(-(long)n);
 		return;
 	}
 	pthread_mutex_lock(&qlock);
 	while (qtail - qhead == qcap)
 		pthread_cond_wait(&qcond, &qlock);
-	queue[qtail++ % qcap] = p;
+	queue[qtail++ % qcap] = (qitem_t){ p, n };
 	pthread_cond_broadcast(&qcond);
 	pthread_mutex_unlock(&qlock);
 }
 
 static void drop(inflater_t *f, uint64_t *seed)
 {
-	void *ptrs[2 + BUFS] = { f->state, f->window };
-	for (int i = 0; i < BUFS; i++)
-		ptrs[2 + i] = f->buf[i];
-	for (int i = 0; i < 2 + BUFS; i++) {
+	for (int i = 0; i < PIECES; i++) {
 		*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
-		release(ptrs[i], cleaner_mode && ((*seed >> 33) & 1));
+		release(f->ptr[i], f->size[i], cleaner_mode && ((*seed >> 33) & 1));
 	}
-	account(-(long)f->bytes);
 }
 
 static void *worker(void *arg)
@@ -75,17 +80,17 @@ static void *worker(void *arg)
 	size_t head = 0, tail = 0, bytes = 0;
 	for (int r = 0; r < rounds; r++) {
 		inflater_t *f = &ring[tail++ % RING];
-		f->state = malloc(7 * 1024 + 80);
-		f->window = malloc(32 * 1024);
-		memset(f->state, 1, 7 * 1024 + 80);
-		memset(f->window, 2, 32 * 1024);
-		f->bytes = 7 * 1024 + 80 + 32 * 1024;
+		f->size[0] = 7 * 1024 + 80;
+		f->size[1] = 32 * 1024;
 		for (int i = 0; i < BUFS; i++) {
 			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-			size_t n = 1024 + (seed >> 33) % (63 * 1024);
-			f->buf[i] = malloc(n);
-			memset(f->buf[i], 3, n);
-			f->bytes += n;
+			f->size[2 + i] = 1024 + (seed >> 33) % (63 * 1024);
+		}
+		f->bytes = 0;
+		for (int i = 0; i < PIECES; i++) {
+			f->ptr[i] = malloc(f->size[i]);
+			memset(f->ptr[i], i + 1, f->size[i]);
+			f->bytes += f->size[i];
 		}
 		bytes += f->bytes;
 		account((long)f->bytes);
@@ -112,10 +117,11 @@ static void *cleaner(void *arg)
 			pthread_cond_wait(&qcond, &qlock);
 		if (qhead == qtail && qdone)
 			break;
-		void *p = queue[qhead++ % qcap];
+		qitem_t it = queue[qhead++ % qcap];
 		pthread_cond_broadcast(&qcond);
 		pthread_mutex_unlock(&qlock);
-		free(p);
+		free(it.p);
+		account(-(long)it.n);
 		pthread_mutex_lock(&qlock);
 	}
 	pthread_mutex_unlock(&qlock);
@@ -138,7 +144,7 @@ int main(int argc, char **argv)
 	working_set = (size_t)(argc > 3 ? atoi(argv[3]) : 8) << 20;
 	rounds = argc > 4 ? atoi(argv[4]) : 600;
 	qcap = 1 << 16;
-	queue = calloc(qcap, sizeof(void *));
+	queue = calloc(qcap, sizeof(qitem_t));
 	double base = rss_mib();
 	pthread_t *t = calloc((size_t)nthreads, sizeof(pthread_t)), ct;
 	pthread_barrier_init(&freed, NULL, (unsigned)nthreads + 1);
@@ -177,5 +183,10 @@ int main(int argc, char **argv)
 	       "after_exit=%.1f after_exit_2s=%.1f\n",
 	       nthreads, cleaner_mode, (double)atomic_load(&peak_live) / 1048576.0, base, peak, after, after2, vsz,
 	       vsz2, bigmaps, bigmaps2, exited, exited2);
+	double pl = (double)atomic_load(&peak_live) / 1048576.0;
+	printf("@metric peak_mib %.1f\n@metric after_free_2s_mib %.1f\n@metric kept_2s_pct %.2f\n"
+	       "@metric vsz_after_free_2s_mib %.1f\n@metric maps_ge_60mib %d\n@metric after_exit_2s_mib %.1f\n"
+	       "@metric peak_over_live %.2f\n",
+	       peak, after2, 100.0 * (after2 - base) / peak, vsz2, bigmaps2, exited2, (peak - base) / pl);
 	return 0;
 }

@@ -66,5 +66,7 @@ int main(int argc, char **argv)
 	printf("live_mib=%.1f baseline=%.1f peak_phase1=%.1f end=%.1f idle_2s=%.1f idle_11s=%.1f "
 	       "ratio_end=%.2f ratio_2s=%.2f ratio_11s=%.2f\n",
 	       lm, base, peak1, end, r2, r11, (end - base) / lm, (r2 - base) / lm, (r11 - base) / lm);
+	printf("@metric ratio_end %.2f\n@metric ratio_2s %.2f\n@metric ratio_11s %.2f\n", (end - base) / lm,
+	       (r2 - base) / lm, (r11 - base) / lm);
 	return 0;
 }
