@@ -140,19 +140,20 @@ static span_t *checked_span(const char *fn, void *p)
 	}
 }
 
-static __attribute__((cold)) void check_double_free(tcache_t *tc, span_t *s, void *p)
+static __attribute__((cold)) void check_freed(const char *fn, tcache_t *tc, span_t *s, void *p)
 {
 	/* The key is only a hint (a program may store the same word); the cache
 	 * and the slab bitmap say for sure. */
 	if ((tc && tcache_holds(tc, s->cls, p)) || arena_slot_is_free(s, p))
-		ebb_fatal("free(): double free of %p (size class %u bytes)", p, s->size);
+		ebb_fatal("%s(): %s of %p (size class %u bytes)", fn,
+			  fn[0] == 'f' ? "double free" : "use of a freed block", p, s->size);
 }
 
 static void free_small(span_t *s, void *p)
 {
 	tcache_t *tc = tcache_enter();
 	if (unlikely(*(ebb_word_t *)p == ebb_free_key))
-		check_double_free(tc, s, p);
+		check_freed("free", tc, s, p);
 	if (tc && s->tag == tc->tag && tc->bins[s->cls].cap) {
 		tbin_t *b = &tc->bins[s->cls];
 		if (b->n >= b->cap)
@@ -233,6 +234,11 @@ EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 		return NULL;
 	}
 	span_t *s = checked_span("realloc", p);
+	if (s->kind == SPAN_SMALL && unlikely(*(ebb_word_t *)p == ebb_free_key)) {
+		tcache_t *tc = tcache_enter();
+		check_freed("realloc", tc, s, p);
+		tcache_leave(tc);
+	}
 	size_t old = usable(s);
 	if (n > REQUEST_MAX) {
 		errno = ENOMEM;
