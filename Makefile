@@ -131,3 +131,6 @@ bench-quick: all
 	$(BENCH_RUN) --quick $(BENCH_FLAGS)
 bench-fastpath: all
 	$(BENCH_RUN) --fastpath $(BENCH_FLAGS)
+bench-memory: all
+	$(BENCH_RUN) --suite memory-return $(BENCH_FLAGS)
+.PHONY: bench-memory

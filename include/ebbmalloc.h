@@ -34,12 +34,39 @@ void ebb_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
 /* Returns unused cached memory to the OS. Returns 1 if memory was released. */
 int ebb_malloc_trim(size_t pad);
+/* Returns everything purgeable to the OS now: the calling thread's cache,
+ * empty slabs, dirty free pages, empty regions. Returns the bytes purged. */
+size_t ebb_purge(void);
 
 /* glibc's extras, under our prefix. */
 void ebb_malloc_stats(void);
 struct mallinfo ebb_mallinfo(void);
 struct mallinfo2 ebb_mallinfo2(void);
 int ebb_mallopt(int param, int value);
+
+/* A snapshot of the allocator's state; all sizes in bytes. */
+typedef struct ebb_stats {
+	size_t allocated;	/* live: held by the program */
+	size_t cached;		/* free blocks in thread caches */
+	size_t active;		/* pages holding live or cached blocks */
+	size_t dirty;		/* free pages still resident, waiting for decay */
+	size_t resident;	/* active + dirty + metadata */
+	size_t retained;	/* mapped but returned to the OS (not resident) */
+	size_t mapped;		/* address space mapped */
+	size_t metadata;	/* descriptors, caches, arenas */
+	size_t huge;		/* blocks with a mapping of their own */
+	size_t huge_blocks;
+	size_t regions;		/* 4 MiB regions mapped now */
+	size_t regions_unmapped;	/* given back whole so far */
+	size_t purged;		/* returned to the OS so far */
+	size_t purges;		/* madvise calls so far */
+	size_t fragmentation_permille;	/* (resident - allocated) / allocated */
+	size_t process_rss;	/* the whole process, from /proc/self/statm */
+	unsigned arenas, threads;
+	bool background_thread;
+} ebb_stats_t;
+
+void ebb_stats_get(ebb_stats_t *out);
 
 /* Statistics as text (json=false) or one JSON object (json=true), written to
  * file descriptor fd without allocating. */

@@ -20,7 +20,8 @@
 
 static void *alloc_small(unsigned cls)
 {
-	tcache_t *tc = tcache_get();
+	tcache_t *tc = tcache_enter();
+	void *p = NULL;
 	if (tc && tc->bins[cls].cap) {
 		tbin_t *b = &tc->bins[cls];
 		tc->event_left -= ebb_classes[cls].size;
@@ -29,16 +30,16 @@ static void *alloc_small(unsigned cls)
 		if (!b->n) {
 			unsigned want = b->cap / 2 ? b->cap / 2 : 1;
 			b->n = (uint16_t)arena_refill(tc->arena, cls, b->items, want);
-			if (!b->n)
-				return NULL;
 		}
-		void *p = b->items[--b->n];
-		*(ebb_word_t *)p = 0;
-		return p;
+		if (b->n)
+			p = b->items[--b->n];
+	} else {
+		arena_t *a = tc ? tc->arena : tcache_arena();
+		if (!a || !arena_refill(a, cls, &p, 1))
+			p = NULL;
 	}
-	arena_t *a = tc ? tc->arena : tcache_arena();
-	void *p;
-	if (!a || !arena_refill(a, cls, &p, 1)) {
+	tcache_leave(tc);
+	if (!p) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -82,8 +83,8 @@ static EBB_NOINLINE void *malloc_slow(size_t n)
 EBB_EXPORT void *ebb_malloc(size_t n)
 {
 	tcache_t *tc = ebb_tc;
-	if (likely(n <= LUT_MAX)) {
-		unsigned c = ebb_class_lut[(n + 15) >> 4];
+	if (likely(n <= SMALL_MAX)) {
+		unsigned c = size_class(n);
 		tbin_t *b = &tc->bins[c];
 		unsigned k = b->n;
 		int64_t left = tc->event_left - (int64_t)b->size;
@@ -139,38 +140,33 @@ static span_t *checked_span(const char *fn, void *p)
 	}
 }
 
-static __attribute__((cold)) void check_double_free(tcache_t *tc, span_t *s, void *p)
+static __attribute__((cold)) void check_freed(const char *fn, tcache_t *tc, span_t *s, void *p)
 {
 	/* The key is only a hint (a program may store the same word); the cache
 	 * and the slab bitmap say for sure. */
 	if ((tc && tcache_holds(tc, s->cls, p)) || arena_slot_is_free(s, p))
-		ebb_fatal("free(): double free of %p (size class %u bytes)", p, s->size);
+		ebb_fatal("%s(): %s of %p (size class %u bytes)", fn,
+			  fn[0] == 'f' ? "double free" : "use of a freed block", p, s->size);
 }
 
 static void free_small(span_t *s, void *p)
 {
-	tcache_t *tc = tcache_get();
+	tcache_t *tc = tcache_enter();
 	if (unlikely(*(ebb_word_t *)p == ebb_free_key))
-		check_double_free(tc, s, p);
-	if (tc && s->tag == tc->tag) {
+		check_freed("free", tc, s, p);
+	if (tc && s->tag == tc->tag && tc->bins[s->cls].cap) {
 		tbin_t *b = &tc->bins[s->cls];
-		if (b->n >= b->cap) {
-			if (!b->cap) {
-				arena_flush(s->arena, s->cls, &p, 1);
-				return;
-			}
+		if (b->n >= b->cap)
 			tcache_flush_bin(tc, s->cls, b->cap / 2);
-		}
 		*(ebb_word_t *)p = ebb_free_key;
 		b->items[b->n++] = p;
-		return;
-	}
-	if (tc) {
+	} else if (tc && tc->bins[s->cls].cap) {
 		*(ebb_word_t *)p = ebb_free_key;
 		tcache_remote_add(tc, p);
-		return;
+	} else {
+		arena_flush(s->arena, s->cls, &p, 1);
 	}
-	arena_flush(s->arena, s->cls, &p, 1);
+	tcache_leave(tc);
 }
 
 static EBB_NOINLINE void free_slow(void *p)
@@ -238,6 +234,11 @@ EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 		return NULL;
 	}
 	span_t *s = checked_span("realloc", p);
+	if (s->kind == SPAN_SMALL && unlikely(*(ebb_word_t *)p == ebb_free_key)) {
+		tcache_t *tc = tcache_enter();
+		check_freed("realloc", tc, s, p);
+		tcache_leave(tc);
+	}
 	size_t old = usable(s);
 	if (n > REQUEST_MAX) {
 		errno = ENOMEM;

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "arena.h"
+#include "config.h"
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "purge.h"
 
 arena_t *ebb_arenas[MAX_ARENAS];
 unsigned ebb_narenas = 1;
@@ -55,6 +57,8 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	s->limit = ci->slots * ci->size;
 	s->nfree = ci->slots;
 	s->listed = 0;
+	s->purged = 0;
+	s->settled = true;
 	memset(s->freemap, 0, sizeof(s->freemap));
 	for (unsigned i = 0; i < ci->slots / 64; i++)
 		s->freemap[i] = ~(uint64_t)0;
@@ -65,23 +69,35 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	return s;
 }
 
-static void slab_release(arena_t *a, span_t *s)
+/* freed_ns: when the slab became empty (0: now), so its decay starts then. */
+static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 {
 	s->tag = 0;
+	if (s->purged)
+		__atomic_sub_fetch(&a->slab_purged, (size_t)__builtin_popcount(s->purged), __ATOMIC_RELAXED);
 	ebb_lock(&a->lock);
 	a->slab_pages -= s->npages;
-	ph_free(a, s);
+	ph_free(a, s, freed_ns);
 	ebb_unlock(&a->lock);
+}
+
+/* Partial slabs are listed by how full they are, in quarters; new blocks
+ * come from the fullest, so survivors gather in few slabs and the rest
+ * empty out and go back to the OS. */
+static unsigned fullness(const span_t *s)
+{
+	return (unsigned)((s->nfree * PARTIAL_LISTS - 1) / s->slots);
 }
 
 static void partial_push(bin_t *b, span_t *s)
 {
-	s->listed = 1;
+	unsigned q = fullness(s);
+	s->listed = (uint16_t)(q + 1);
 	s->prev = NULL;
-	s->next = b->partial;
-	if (b->partial)
-		b->partial->prev = s;
-	b->partial = s;
+	s->next = b->partial[q];
+	if (s->next)
+		s->next->prev = s;
+	b->partial[q] = s;
 }
 
 static void partial_remove(bin_t *b, span_t *s)
@@ -89,7 +105,7 @@ static void partial_remove(bin_t *b, span_t *s)
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		b->partial = s->next;
+		b->partial[s->listed - 1] = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	s->next = s->prev = NULL;
@@ -99,16 +115,99 @@ static void partial_remove(bin_t *b, span_t *s)
 /* A slab with free slots for the bin, or NULL when memory ran out. */
 static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
 {
-	span_t *s = b->partial;
-	if (s) {
-		partial_remove(b, s);
-		return s;
+	for (unsigned q = 0; q < PARTIAL_LISTS; q++) {
+		span_t *s = b->partial[q];
+		if (s) {
+			partial_remove(b, s);
+			return s;
+		}
 	}
-	if ((s = b->spare)) {
+	span_t *s = b->spare;
+	if (s) {
 		b->spare = NULL;
 		return s;
 	}
 	return slab_new(a, cls);
+}
+
+/* True when every slot overlapping page pg of slab s is free. Pages past
+ * the last slot are never touched, so never resident: not counted. */
+static bool page_free(const span_t *s, unsigned pg)
+{
+	uint32_t lo = pg << PAGE_SHIFT, hi = lo + (uint32_t)PAGE_SIZE;
+	if (lo >= s->limit)
+		return false;
+	if (hi > s->limit)
+		hi = s->limit;
+	unsigned first = (unsigned)(((uint64_t)lo * s->recip) >> 32);
+	unsigned last = (unsigned)(((uint64_t)(hi - 1) * s->recip) >> 32);
+	for (unsigned i = first; i <= last; i++)
+		if (!((s->freemap[i / 64] >> (i % 64)) & 1))
+			return false;
+	return true;
+}
+
+/* Blocks were taken from s: its purged pages that hold one are resident
+ * again once written. */
+static void slab_unpurge(arena_t *a, span_t *s)
+{
+	unsigned still = 0;
+	for (unsigned pg = 0; pg < s->npages; pg++)
+		if (((s->purged >> pg) & 1) && page_free(s, pg))
+			still |= 1u << pg;
+	unsigned gone = (unsigned)__builtin_popcount(s->purged) - (unsigned)__builtin_popcount(still);
+	s->purged = (uint16_t)still;
+	if (gone)
+		__atomic_sub_fetch(&a->slab_purged, gone, __ATOMIC_RELAXED);
+}
+
+/* Gives back the pages of a slab in use that hold only free blocks: what
+ * lets a few long-lived survivors stop pinning whole slabs. Bin lock held. */
+static size_t slab_purge(arena_t *a, span_t *s)
+{
+	size_t bytes = 0;
+	unsigned run = 0, start = 0;
+	for (unsigned pg = 0; pg <= s->npages; pg++) {
+		bool take = pg < s->npages && !((s->purged >> pg) & 1) && page_free(s, pg);
+		if (take) {
+			if (!run)
+				start = pg;
+			run++;
+			s->purged |= (uint16_t)(1u << pg);
+			continue;
+		}
+		if (run) {
+			os_purge((void *)(s->base + ((size_t)start << PAGE_SHIFT)), (size_t)run << PAGE_SHIFT,
+				 ebb_opt.purge == PURGE_FREE);
+			bytes += (size_t)run << PAGE_SHIFT;
+			__atomic_add_fetch(&a->slab_purged, run, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&a->purged_bytes, (size_t)run << PAGE_SHIFT, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&a->purges, 1, __ATOMIC_RELAXED);
+			run = 0;
+		}
+	}
+	return bytes;
+}
+
+static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
+{
+	size_t bytes = 0;
+	ebb_lock(&b->lock);
+	for (unsigned q = 0; q < PARTIAL_LISTS; q++)
+		for (span_t *s = b->partial[q]; s; s = s->next) {
+			/* Less than a page free cannot free a page. */
+			if (s->settled || s->npages < 2 || (size_t)s->nfree * s->size < PAGE_SIZE)
+				continue;
+			if (s->freed_ns > cutoff) {
+				if (s->freed_ns < *oldest)
+					*oldest = s->freed_ns;
+				continue;
+			}
+			bytes += slab_purge(a, s);
+			s->settled = true;
+		}
+	ebb_unlock(&b->lock);
+	return bytes;
 }
 
 unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
@@ -139,6 +238,8 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 			}
 			s->freemap[w] = bits;
 		}
+		if (unlikely(s->purged))
+			slab_unpurge(a, s);
 	}
 	b->live += got;
 	ebb_unlock(&b->lock);
@@ -166,9 +267,15 @@ bool arena_slot_is_free(span_t *s, void *p)
 
 void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 {
+	arena_flush_at(a, cls, items, n, 0);
+}
+
+void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns)
+{
 	bin_t *b = &a->bins[cls];
 	span_t *empty[8];
 	unsigned nempty = 0;
+	uint64_t now = freed_ns ? freed_ns : os_now_ns();
 	ebb_lock(&b->lock);
 	for (unsigned k = 0; k < n; k++) {
 		void *p = items[k];
@@ -181,15 +288,24 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 		}
 		s->freemap[i / 64] |= bit;
 		s->nfree++;
+		s->freed_ns = now;
+		s->settled = false;
 		if (s == b->cur)
 			continue;
-		if (s->nfree == 1 && s->slots > 1) {
-			partial_push(b, s);
-		} else if (s->nfree == s->slots) {
+		if (s->nfree < s->slots) {
+			if (!s->listed)
+				partial_push(b, s);
+			else if (s->listed != fullness(s) + 1) {
+				partial_remove(b, s);
+				partial_push(b, s);
+			}
+		} else {
 			if (s->listed)
 				partial_remove(b, s);
 			if (!b->spare) {
 				b->spare = s;
+				b->spare_ns = now;
+				b->spare_new = true;
 			} else if (nempty < 8) {
 				/* Released after the loop: a later item of this batch
 				 * may still name this slab (a double free to report). */
@@ -201,9 +317,13 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 		}
 	}
 	b->live -= n;
+	bool spare_new = b->spare_new;
+	b->spare_new = false;
 	ebb_unlock(&b->lock);
 	for (unsigned e = 0; e < nempty; e++)
-		slab_release(a, empty[e]);
+		slab_release(a, empty[e], now);
+	if (nempty || spare_new)
+		purge_notify(a);
 }
 
 void *arena_large_alloc(arena_t *a, size_t size, size_t align)
@@ -226,8 +346,9 @@ void arena_large_free(span_t *s)
 	arena_t *a = s->arena;
 	ebb_lock(&a->lock);
 	a->large_pages -= s->npages;
-	ph_free(a, s);
+	ph_free(a, s, 0);
 	ebb_unlock(&a->lock);
+	purge_notify(a);
 }
 
 bool arena_large_resize(span_t *s, size_t size)
@@ -240,23 +361,36 @@ bool arena_large_resize(span_t *s, size_t size)
 	if (ok)
 		a->large_pages = a->large_pages - old + s->npages;
 	ebb_unlock(&a->lock);
+	if (ok && npages < old)
+		purge_notify(a);
 	return ok;
 }
 
-size_t arena_trim(arena_t *a)
+size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 {
+	uint64_t oldest = UINT64_MAX, ph_next;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		bin_t *b = &a->bins[c];
+		if (!__atomic_load_n(&b->spare, __ATOMIC_RELAXED))
+			continue;
 		ebb_lock(&b->lock);
 		span_t *s = b->spare;
-		b->spare = NULL;
+		uint64_t t = b->spare_ns;
+		if (s && t <= cutoff)
+			b->spare = NULL;
+		else if (s && t < oldest)
+			oldest = t;
 		ebb_unlock(&b->lock);
-		if (s)
-			slab_release(a, s);
+		if (s && t <= cutoff)
+			slab_release(a, s, t);
 	}
-	ebb_lock(&a->lock);
-	size_t n = ph_purge(a);
-	ebb_unlock(&a->lock);
+	size_t n = 0;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (ebb_classes[c].pages > 1)
+			n += bin_purge(a, &a->bins[c], cutoff, &oldest);
+	n += ph_purge(a, cutoff, &ph_next);
+	if (next)
+		*next = ph_next < oldest ? ph_next : oldest;
 	return n;
 }
 

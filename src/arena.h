@@ -13,11 +13,15 @@ typedef struct region {
 	struct region *next;
 } region_t;
 
+#define PARTIAL_LISTS 4
+
 typedef struct bin {
 	ebb_lock_t lock;
 	span_t *cur;		/* slab blocks are taken from first */
-	span_t *partial;	/* other slabs with free slots */
+	span_t *partial[PARTIAL_LISTS];	/* other slabs with free slots, fullest first */
 	span_t *spare;		/* one empty slab kept against churn */
+	uint64_t spare_ns;	/* when it became the spare */
+	bool spare_new;		/* the purger has not been told of it */
 	size_t live;		/* blocks handed out of slabs */
 } __attribute__((aligned(64))) bin_t;
 
@@ -35,8 +39,14 @@ typedef struct arena {
 	span_t *desc;		/* descriptors set aside for splits */
 	unsigned ndesc;
 	size_t free_pages;	/* in free runs */
+	size_t dirty_pages;	/* of those, possibly resident */
+	span_t *dirty_head;	/* free runs with dirty pages, oldest first mostly */
+	unsigned empty_regions;	/* regions that are one free run */
+	uint64_t purged_bytes, purges;	/* totals, for statistics (atomic) */
+	size_t unmapped_regions;
 	size_t large_pages;	/* in large blocks */
 	size_t slab_pages;	/* in slabs (including spares) */
+	size_t slab_purged;	/* pages of slabs in use given back (atomic) */
 	bin_t bins[NCLASSES];
 } arena_t;
 
@@ -51,6 +61,8 @@ arena_t *arena_get(unsigned index);
 unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want);
 /* Returns n blocks of class cls to their slabs. Aborts on a double free. */
 void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n);
+/* The same, for blocks freed at freed_ns (ns), so their decay starts then. */
+void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns);
 /* True when block p of slab s is free in the slab bitmap. */
 bool arena_slot_is_free(span_t *s, void *p);
 
@@ -59,8 +71,10 @@ void arena_large_free(span_t *s);
 /* Resizes a large block in place; false if the neighbours are not free. */
 bool arena_large_resize(span_t *s, size_t size);
 
-/* Releases spare slabs and purges every free page. Returns bytes purged. */
-size_t arena_trim(arena_t *a);
+/* Releases spare slabs that became empty at or before cutoff (ns), then
+ * purges dirty runs freed by then (ph_purge). Returns bytes purged; *next
+ * gets the time of the oldest dirty memory left. */
+size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next);
 
 void arena_fork_prepare(void);
 void arena_fork_parent(void);
@@ -68,8 +82,13 @@ void arena_fork_child(void);
 
 /* Page heap (pageheap.c); the arena lock is held by callers. */
 span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages);
-void ph_free(arena_t *a, span_t *s);
+/* freed_ns: when the pages were freed, 0 for now. */
+void ph_free(arena_t *a, span_t *s, uint64_t freed_ns);
 bool ph_resize(arena_t *a, span_t *s, size_t npages);
-size_t ph_purge(arena_t *a);
+/* Returns to the OS the dirty runs freed at or before cutoff (ns), and
+ * unmaps empty regions beyond the retained ones. Takes and drops the arena
+ * lock itself (the madvise calls run unlocked). Returns bytes purged; *next
+ * gets the oldest remaining dirty run's time (UINT64_MAX if none). */
+size_t ph_purge(arena_t *a, uint64_t cutoff, uint64_t *next);
 
 #endif

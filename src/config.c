@@ -24,6 +24,8 @@ typedef enum {
 	CONF_SIZE,	/* size_t: decimal, optional k/M/G (1024-based) suffix, in [min, max] */
 	CONF_STRING,	/* char[]: any text that fits with its NUL */
 	CONF_PATH,	/* char[]: like CONF_STRING, but must start with '/' */
+	CONF_MS,	/* long: milliseconds in [0, max], or -1 for never */
+	CONF_CHOICE,	/* unsigned: index of the value in the '|'-separated help prefix */
 } conf_type_t;
 
 typedef struct {
@@ -55,6 +57,16 @@ static const conf_key_t conf_keys[] = {
 		"print the effective options at start-up"),
 	CONF_KEY(cgroup_root, CONF_PATH, 0, 0, "/sys/fs/cgroup",
 		"where cgroup v2 is mounted"),
+	CONF_KEY(dirty_decay_ms, CONF_MS, 0, 3600000, "1000",
+		"free pages unused this long go back to the OS; 0 at once, -1 never"),
+	CONF_KEY(background_thread, CONF_BOOL, 0, 0, "true",
+		"a thread returns memory while the program is idle"),
+	CONF_KEY(purge, CONF_CHOICE, 0, 1, "dontneed",
+		"dontneed|free: madvise advice used to return pages"),
+	CONF_KEY(retain_regions, CONF_UNSIGNED, 0, 1024, "1",
+		"empty 4 MiB regions an arena keeps mapped (purged) for reuse"),
+	CONF_KEY(cgroup_memory, CONF_BOOL, 0, 0, "true",
+		"purge at once while the cgroup's memory use is near memory.high or memory.max"),
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -166,6 +178,20 @@ static bool parse_number(str_t s, bool suffixed, unsigned long long *out)
 	return true;
 }
 
+/* The i-th choice of a CONF_CHOICE key: its help starts "a|b|c: ...". */
+static str_t choice(const conf_key_t *k, unsigned i)
+{
+	const char *p = k->help, *end = p + strcspn(p, ":");
+	for (; i; i--) {
+		p += strcspn(p, "|:");
+		if (p >= end)
+			return (str_t){ p, 0 };
+		p++;
+	}
+	size_t n = strcspn(p, "|:");
+	return (str_t){ p, p + n > end ? 0 : n };
+}
+
 /* Stores v in k's field only when all of it is valid, so a bad value leaves
  * the previous one in place. */
 static bool set_value(const conf_key_t *k, str_t v)
@@ -199,6 +225,24 @@ static bool set_value(const conf_key_t *k, str_t v)
 		memcpy(k->field, v.p, v.n);
 		((char *)k->field)[v.n] = '\0';
 		return true;
+	case CONF_MS:
+		if (eq(v, "-1")) {
+			*(long *)k->field = -1;
+			return true;
+		}
+		if (!parse_number(v, false, &n) || n > k->max)
+			return false;
+		*(long *)k->field = (long)n;
+		return true;
+	case CONF_CHOICE: {
+		str_t c = choice(k, 0);
+		for (unsigned i = 0; c.n; c = choice(k, ++i))
+			if (v.n == c.n && !memcmp(v.p, c.p, c.n)) {
+				*(unsigned *)k->field = i;
+				return true;
+			}
+		return false;
+	}
 	}
 	return false;
 }
@@ -220,6 +264,12 @@ static const char *expected(const conf_key_t *k, char *buf, size_t cap)
 	case CONF_PATH:
 		ebb_snprintf(buf, cap, "an absolute path of at most %zu bytes", k->size - 1);
 		return buf;
+	case CONF_MS:
+		ebb_snprintf(buf, cap, "milliseconds from 0 to %llu, or -1", k->max);
+		return buf;
+	case CONF_CHOICE:
+		ebb_snprintf(buf, cap, "one of %.*s", (int)strcspn(k->help, ":"), k->help);
+		return buf;
 	}
 	return "?";
 }
@@ -236,6 +286,10 @@ static bool type_fits(const conf_key_t *k)
 	case CONF_STRING:
 	case CONF_PATH:
 		return k->size >= 2;
+	case CONF_MS:
+		return k->size == sizeof(long);
+	case CONF_CHOICE:
+		return k->size == sizeof(unsigned) && choice(k, 0).n;
 	}
 	return false;
 }
@@ -345,6 +399,14 @@ void conf_print(void)
 		case CONF_PATH:
 			ebb_msg("option %s = %s", k->name, (const char *)k->field);
 			break;
+		case CONF_MS:
+			ebb_msg("option %s = %ld", k->name, *(long *)k->field);
+			break;
+		case CONF_CHOICE: {
+			str_t c = choice(k, *(unsigned *)k->field);
+			ebb_msg("option %s = %.*s", k->name, (int)c.n, c.p);
+			break;
+		}
 		}
 	}
 }

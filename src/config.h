@@ -14,7 +14,14 @@ typedef struct ebb_options {
 	bool abort_conf;	/* abort() on a bad key or value instead of warning */
 	bool verbose;		/* print the effective options at start-up */
 	char cgroup_root[256];	/* where cgroup v2 is mounted (a test hook) */
+	long dirty_decay_ms;	/* -1: never purge on a timer */
+	bool background_thread;
+	unsigned purge;		/* PURGE_DONTNEED or PURGE_FREE */
+	unsigned retain_regions;
+	bool cgroup_memory;
 } ebb_options_t;
+
+enum { PURGE_DONTNEED, PURGE_FREE };
 
 extern ebb_options_t ebb_opt;
 

@@ -10,6 +10,7 @@
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
+#include "purge.h"
 #include "sizeclass.h"
 #include "tcache.h"
 
@@ -19,6 +20,7 @@ void pagemap_fork_child(void);
 void ebb_stats_at_exit(void);
 
 int ebb_ready;
+int ebb_exiting;
 static ebb_lock_t init_lock = EBB_LOCK_INIT;
 static int atfork_done;
 
@@ -46,6 +48,7 @@ static void fork_child(void)
 	meta_fork_child();
 	arena_fork_child();
 	tcache_fork_child();
+	purge_fork_child();
 	ebb_lock_reset(&init_lock);
 }
 
@@ -77,6 +80,8 @@ __attribute__((constructor)) static void ebb_ctor(void)
 
 __attribute__((destructor)) static void ebb_dtor(void)
 {
+	/* No new purging thread while the process is being torn down. */
+	__atomic_store_n(&ebb_exiting, 1, __ATOMIC_RELAXED);
 	if (ebb_ready && ebb_opt.stats_print)
 		ebb_stats_at_exit();
 }

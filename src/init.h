@@ -5,6 +5,7 @@
 #include "common.h"
 
 extern int ebb_ready EBB_HIDDEN;
+extern int ebb_exiting EBB_HIDDEN;
 void ebb_init_slow(void);
 
 EBB_INLINE void ebb_ensure_init(void)

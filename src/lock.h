@@ -4,6 +4,7 @@
 #ifndef EBB_LOCK_H
 #define EBB_LOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -20,6 +21,12 @@ static inline void ebb_lock(ebb_lock_t *l)
 	uint32_t expect = 0;
 	if (!__atomic_compare_exchange_n(&l->state, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		ebb_lock_wait(l);
+}
+
+static inline bool ebb_trylock(ebb_lock_t *l)
+{
+	uint32_t expect = 0;
+	return __atomic_compare_exchange_n(&l->state, &expect, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
 static inline void ebb_unlock(ebb_lock_t *l)

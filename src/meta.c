@@ -68,7 +68,8 @@ span_t *span_new(void)
 		s->tag = 0;
 		s->next = s->prev = NULL;
 		s->listed = 0;
-		s->dirty = false;
+		s->dirty = 0;
+		s->dnext = s->dprev = NULL;
 	}
 	return s;
 }

@@ -57,6 +57,19 @@ size_t ebb_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
 		}
 		while (*f >= '0' && *f <= '9')
 			width = width * 10 + (*f++ - '0');
+		size_t prec = (size_t)-1;
+		if (*f == '.') {
+			f++;
+			if (*f == '*') {
+				int pr = va_arg(ap, int);
+				prec = pr < 0 ? (size_t)-1 : (size_t)pr;
+				f++;
+			} else {
+				prec = 0;
+				while (*f >= '0' && *f <= '9')
+					prec = prec * 10 + (size_t)(*f++ - '0');
+			}
+		}
 		while (*f == 'l' || *f == 'z') {
 			lng = 1;
 			f++;
@@ -66,11 +79,11 @@ size_t ebb_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
 			const char *s = va_arg(ap, const char *);
 			if (!s)
 				s = "(null)";
-			size_t n = strlen(s);
+			size_t n = strnlen(s, prec);
 			for (size_t i = n; i < (size_t)width; i++)
 				put(&o, ' ');
-			while (*s)
-				put(&o, *s++);
+			for (size_t i = 0; i < n; i++)
+				put(&o, s[i]);
 			break;
 		}
 		case 'c':

@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* A tiny printf: %s %c %d %i %u %ld %lu %lld %llu %zu %zd %x %lx %zx %p %%
+/* A tiny printf: %s (also %.*s, %.Ns) %c %d %i %u %ld %lu %lld %llu %zu %zd %x %lx %zx %p %%
  * (with optional '0' flag and width). Always NUL-terminates; returns the
  * length written (truncated at cap-1). */
 size_t ebb_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);

@@ -94,10 +94,13 @@ bool os_move(void *from, size_t size, void *to)
 	return q == to;
 }
 
-void os_purge(void *p, size_t size)
+void os_purge(void *p, size_t size, bool lazy)
 {
 	int saved = errno;
-	madvise(p, size, MADV_DONTNEED);
+	/* MADV_FREE leaves the pages resident until the kernel needs them, so
+	 * RSS does not drop at once; DONTNEED drops it now. */
+	if (!lazy || madvise(p, size, MADV_FREE) != 0)
+		madvise(p, size, MADV_DONTNEED);
 	errno = saved;
 }
 
@@ -155,6 +158,27 @@ unsigned os_cpus_from(unsigned affinity, const char *cpu_max)
 	return n;
 }
 
+bool os_cgroup_dir(const char *cgroup_root, char *out, size_t cap)
+{
+	/* cgroup v2: "0::/path" in /proc/self/cgroup. */
+	char cg[4096];
+	if (!cgroup_root || !*cgroup_root || read_small("/proc/self/cgroup", cg, sizeof(cg)) <= 0)
+		return false;
+	const char *rel = strstr(cg, "0::");
+	if (!rel)
+		return false;
+	rel += 3;
+	size_t rlen = strcspn(rel, "\n"), root_len = strlen(cgroup_root);
+	while (rlen && rel[rlen - 1] == '/')
+		rlen--;
+	if (root_len + rlen + 1 > cap)
+		return false;
+	memcpy(out, cgroup_root, root_len);
+	memcpy(out + root_len, rel, rlen);
+	out[root_len + rlen] = '\0';
+	return true;
+}
+
 unsigned os_usable_cpus(const char *cgroup_root)
 {
 	cpu_set_t set;
@@ -166,36 +190,28 @@ unsigned os_usable_cpus(const char *cgroup_root)
 		aff = c > 0 ? (unsigned)c : 1;
 	}
 	unsigned n = aff;
-	if (!cgroup_root || !*cgroup_root)
+	char path[1024], val[128];
+	if (!os_cgroup_dir(cgroup_root, path, sizeof(path) - 16))
 		return n;
-	/* cgroup v2: "0::/path" in /proc/self/cgroup; every ancestor's cpu.max
-	 * limits us, so take the smallest. */
-	char cg[4096], path[1024], val[128];
-	if (read_small("/proc/self/cgroup", cg, sizeof(cg)) <= 0)
-		return n;
-	const char *rel = strstr(cg, "0::");
-	if (!rel)
-		return n;
-	rel += 3;
-	size_t rlen = strcspn(rel, "\n");
-	size_t root_len = strlen(cgroup_root);
-	if (root_len + rlen + 16 > sizeof(path))
-		return n;
-	memcpy(path, cgroup_root, root_len);
-	memcpy(path + root_len, rel, rlen);
-	size_t len = root_len + rlen;
-	while (len >= root_len) {
+	/* Every ancestor's cpu.max limits us too: take the smallest. */
+	size_t root_len = strlen(cgroup_root), len = strlen(path);
+	for (;;) {
 		while (len > root_len && path[len - 1] == '/')
 			len--;
 		memcpy(path + len, "/cpu.max", 9);
 		if (read_small(path, val, sizeof(val)) > 0)
 			n = os_cpus_from(n, val);
-		if (len == root_len)
+		if (len <= root_len)
 			break;
 		while (len > root_len && path[len - 1] != '/')
 			len--;
 	}
 	return n;
+}
+
+ssize_t os_read_file(const char *path, char *buf, size_t cap)
+{
+	return read_small(path, buf, cap);
 }
 
 uint64_t os_now_ns(void)
@@ -232,8 +248,14 @@ size_t os_page_size(void)
 
 void os_futex_wait(uint32_t *addr, uint32_t val)
 {
+	os_futex_wait_timeout(addr, val, 0);
+}
+
+void os_futex_wait_timeout(uint32_t *addr, uint32_t val, uint64_t ns)
+{
 	int saved = errno;
-	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ns ? &ts : NULL, NULL, 0);
 	errno = saved;
 }
 

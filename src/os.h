@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Names shown in /proc/PID/maps as [anon:NAME]. */
-#define OS_NAME_SMALL "ebbmalloc:small"
+#define OS_NAME_HEAP "ebbmalloc:heap"
 #define OS_NAME_HUGE "ebbmalloc:huge"
 #define OS_NAME_META "ebbmalloc:meta"
 
@@ -22,7 +23,7 @@ bool os_resize(void *p, size_t old_size, size_t new_size);
 /* Moves the pages of [from, from+size) over the start of the mapping at to. */
 bool os_move(void *from, size_t size, void *to);
 /* Drops the pages' contents so RSS falls; they read back as zero. */
-void os_purge(void *p, size_t size);
+void os_purge(void *p, size_t size, bool lazy);
 void os_name(void *p, size_t size, const char *name);
 
 /* CPUs this process may run on: the affinity mask, limited by a cgroup v2
@@ -37,6 +38,12 @@ uint64_t os_random(void);
 size_t os_page_size(void);
 
 void os_futex_wait(uint32_t *addr, uint32_t val);
+/* Sleeps while *addr == val, at most ns nanoseconds (0: no limit). */
+void os_futex_wait_timeout(uint32_t *addr, uint32_t val, uint64_t ns);
+/* The process's cgroup v2 directory under cgroup_root; false if none. */
+bool os_cgroup_dir(const char *cgroup_root, char *out, size_t cap);
+/* Reads a small file into buf (NUL-terminated): bytes read, or -1. */
+ssize_t os_read_file(const char *path, char *buf, size_t cap);
 void os_futex_wake(uint32_t *addr, int n);
 
 #endif

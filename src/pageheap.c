@@ -1,13 +1,38 @@
 /* Free page runs of an arena. Runs are kept in buckets by exact length with
  * a bitmap of non-empty buckets, so the best fit is a bit scan. Neighbouring
- * free runs of the same region are merged, and a region that becomes wholly
- * free is unmapped once the arena already keeps one empty region. */
+ * free runs of the same region are merged. Freed pages stay resident
+ * ("dirty") until ph_purge returns them to the OS after the decay time; a
+ * region that becomes one free run is unmapped then, beyond the few the
+ * arena retains. */
 #include <errno.h>
 
 #include "arena.h"
+#include "config.h"
 #include "meta.h"
 #include "os.h"
 #include "pagemap.h"
+
+static void dirty_link(arena_t *a, span_t *s)
+{
+	s->dprev = NULL;
+	s->dnext = a->dirty_head;
+	if (s->dnext)
+		s->dnext->dprev = s;
+	a->dirty_head = s;
+	a->dirty_pages += s->dirty;
+}
+
+static void dirty_unlink(arena_t *a, span_t *s)
+{
+	if (s->dprev)
+		s->dprev->dnext = s->dnext;
+	else
+		a->dirty_head = s->dnext;
+	if (s->dnext)
+		s->dnext->dprev = s->dprev;
+	s->dnext = s->dprev = NULL;
+	a->dirty_pages -= s->dirty;
+}
 
 static void run_insert(arena_t *a, span_t *s)
 {
@@ -21,6 +46,10 @@ static void run_insert(arena_t *a, span_t *s)
 	a->runs[n] = s;
 	a->runmap[n / 64] |= (uint64_t)1 << (n % 64);
 	a->free_pages += n;
+	if (n == s->region->npages)
+		a->empty_regions++;
+	if (s->dirty)
+		dirty_link(a, s);
 	/* Only the ends of a free run are mapped: that is all merging needs. */
 	pagemap_set(s->base, s);
 	pagemap_set(s->base + span_bytes(s) - PAGE_SIZE, s);
@@ -38,6 +67,10 @@ static void run_remove(arena_t *a, span_t *s)
 	if (!a->runs[n])
 		a->runmap[n / 64] &= ~((uint64_t)1 << (n % 64));
 	a->free_pages -= n;
+	if (n == s->region->npages)
+		a->empty_regions--;
+	if (s->dirty)
+		dirty_unlink(a, s);
 	s->next = s->prev = NULL;
 }
 
@@ -75,6 +108,8 @@ static span_t *desc_take(arena_t *a)
 	a->desc = d->next;
 	a->ndesc--;
 	d->next = NULL;
+	d->dirty = 0;
+	d->dnext = d->dprev = NULL;
 	return d;
 }
 
@@ -86,7 +121,7 @@ static bool region_add(arena_t *a)
 	else
 		r = meta_alloc(sizeof(*r));
 	span_t *s = r ? span_new() : NULL;
-	void *m = s ? os_map(REGION_SIZE, (size_t)2 << 20, OS_NAME_SMALL) : NULL;
+	void *m = s ? os_map(REGION_SIZE, (size_t)2 << 20, OS_NAME_HEAP) : NULL;
 	if (!m || !pagemap_reserve((uintptr_t)m, REGION_SIZE)) {
 		if (m)
 			os_unmap(m, REGION_SIZE);
@@ -108,13 +143,14 @@ static bool region_add(arena_t *a)
 	s->npages = REGION_PAGES;
 	s->region = r;
 	s->arena = a;
-	s->dirty = false;
+	s->dirty = 0;	/* fresh pages are not resident */
 	run_insert(a, s);
 	return true;
 }
 
 /* Splits the first n pages off free run s (already removed): the tail goes
- * back as a free run. */
+ * back as a free run. Dirty pages are not tracked page by page, so each
+ * part is charged with as many as it can hold. */
 static void run_split_tail(arena_t *a, span_t *s, size_t n)
 {
 	if (s->npages == n)
@@ -124,7 +160,8 @@ static void run_split_tail(arena_t *a, span_t *s, size_t n)
 	t->npages = s->npages - n;
 	t->region = s->region;
 	t->arena = a;
-	t->dirty = s->dirty;
+	t->dirty = s->dirty < t->npages ? s->dirty : t->npages;
+	t->freed_ns = s->freed_ns;
 	s->npages = n;
 	run_insert(a, t);
 }
@@ -154,32 +191,43 @@ span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages)
 			s->npages = h->npages - head;
 			s->region = h->region;
 			s->arena = a;
-			s->dirty = h->dirty;
+			s->dirty = h->dirty < s->npages ? h->dirty : s->npages;
+			s->freed_ns = h->freed_ns;
 			h->npages = head;
+			h->dirty = h->dirty < head ? h->dirty : head;
 			run_insert(a, h);
 		}
 	}
 	run_split_tail(a, s, npages);
 	s->kind = SPAN_UNUSED;	/* the caller gives it its kind under the lock */
+	s->dirty = 0;
 	s->next = s->prev = NULL;
 	pagemap_set_range(s->base, span_bytes(s), s);
 	return s;
 }
 
-void ph_free(arena_t *a, span_t *s)
+/* Absorbs free neighbour n into s (n already removed from the heap). */
+static void absorb(span_t *s, span_t *n)
 {
-	s->tag = 0;
-	s->kind = SPAN_FREE;
-	s->dirty = true;
+	if (n->dirty && (!s->dirty || n->freed_ns < s->freed_ns))
+		s->freed_ns = n->freed_ns;
+	s->dirty += n->dirty;
+	s->npages += n->npages;
+	n->kind = SPAN_UNUSED;
+	n->dirty = 0;
+	span_delete(n);
+}
+
+/* Puts s (not in the heap) back as a free run, merged with free neighbours. */
+static void insert_merged(arena_t *a, span_t *s)
+{
 	region_t *r = s->region;
 	uintptr_t end = s->base + span_bytes(s);
 	if (s->base > r->base) {
 		span_t *p = pagemap_get((void *)(s->base - PAGE_SIZE));
 		if (p && p->kind == SPAN_FREE && p->region == r && p->base + span_bytes(p) == s->base) {
 			run_remove(a, p);
-			p->npages += s->npages;
-			p->dirty = true;
-			span_delete(s);
+			absorb(p, s);
 			s = p;
 		}
 	}
@@ -187,28 +235,22 @@ void ph_free(arena_t *a, span_t *s)
 		span_t *n = pagemap_get((void *)end);
 		if (n && n->kind == SPAN_FREE && n->region == r && n->base == end) {
 			run_remove(a, n);
-			s->npages += n->npages;
-			s->dirty = s->dirty || n->dirty;
-			n->kind = SPAN_UNUSED;
-			span_delete(n);
+			absorb(s, n);
 		}
 	}
 	run_insert(a, s);
-	if (s->npages == r->npages && a->free_pages - r->npages >= REGION_PAGES / 4) {
-		/* Enough free pages remain elsewhere: give this region back to the
-		 * OS whole. */
-		run_remove(a, s);
-		region_t **pp = &a->regions;
-		while (*pp != r)
-			pp = &(*pp)->next;
-		*pp = r->next;
-		a->nregions--;
-		os_unmap((void *)r->base, REGION_SIZE);
-		s->kind = SPAN_UNUSED;
-		span_delete(s);
-		r->next = a->region_cache;
-		a->region_cache = r;
-	}
+}
+
+void ph_free(arena_t *a, span_t *s, uint64_t freed_ns)
+{
+	s->tag = 0;
+	/* A slab's pages given back while it was in use are clean already. */
+	s->dirty = s->npages - (s->kind == SPAN_SMALL ? (size_t)__builtin_popcount(s->purged) : 0);
+	s->purged = 0;
+	s->kind = SPAN_FREE;
+	s->freed_ns = freed_ns ? freed_ns : os_now_ns();
+	s->dnext = s->dprev = NULL;
+	insert_merged(a, s);
 }
 
 bool ph_resize(arena_t *a, span_t *s, size_t npages)
@@ -226,7 +268,7 @@ bool ph_resize(arena_t *a, span_t *s, size_t npages)
 		t->region = r;
 		t->arena = a;
 		s->npages = npages;
-		ph_free(a, t);
+		ph_free(a, t, 0);
 		return true;
 	}
 	size_t more = npages - s->npages;
@@ -239,9 +281,12 @@ bool ph_resize(arena_t *a, span_t *s, size_t npages)
 	if (n->npages > more) {
 		n->base += more << PAGE_SHIFT;
 		n->npages -= more;
+		if (n->dirty > n->npages)
+			n->dirty = n->npages;
 		run_insert(a, n);
 	} else {
 		n->kind = SPAN_UNUSED;
+		n->dirty = 0;
 		span_delete(n);
 	}
 	pagemap_set_range(end, more << PAGE_SHIFT, s);
@@ -249,15 +294,81 @@ bool ph_resize(arena_t *a, span_t *s, size_t npages)
 	return true;
 }
 
-size_t ph_purge(arena_t *a)
+static void region_unmap(arena_t *a, span_t *s)
+{
+	region_t *r = s->region;
+	region_t **pp = &a->regions;
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	a->nregions--;
+	a->unmapped_regions++;
+	os_unmap((void *)r->base, REGION_SIZE);
+	s->kind = SPAN_UNUSED;
+	s->dirty = 0;
+	span_delete(s);
+	r->next = a->region_cache;
+	a->region_cache = r;
+}
+
+#define PURGE_BATCH 16
+
+size_t ph_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 {
 	size_t bytes = 0;
-	for (size_t b = 1; b < RUN_BUCKETS; b++)
-		for (span_t *s = a->runs[b]; s; s = s->next)
-			if (s->dirty) {
-				os_purge((void *)s->base, span_bytes(s));
-				s->dirty = false;
-				bytes += span_bytes(s);
+	uint64_t oldest = UINT64_MAX;
+	span_t *batch[PURGE_BATCH];
+	ebb_lock(&a->lock);
+	for (;;) {
+		unsigned n = 0;
+		oldest = UINT64_MAX;
+		for (span_t *s = a->dirty_head, *nx; s; s = nx) {
+			nx = s->dnext;
+			if (s->freed_ns > cutoff) {
+				if (s->freed_ns < oldest)
+					oldest = s->freed_ns;
+				continue;
 			}
+			if (n == PURGE_BATCH) {
+				oldest = 0;	/* more to do right away */
+				break;
+			}
+			run_remove(a, s);
+			/* Out of the heap while unlocked: not free, so no neighbour
+			 * merges it and no allocation takes it. */
+			s->kind = SPAN_UNUSED;
+			batch[n++] = s;
+		}
+		if (!n)
+			break;
+		ebb_unlock(&a->lock);
+		for (unsigned i = 0; i < n; i++)
+			os_purge((void *)batch[i]->base, span_bytes(batch[i]), ebb_opt.purge == PURGE_FREE);
+		ebb_lock(&a->lock);
+		for (unsigned i = 0; i < n; i++) {
+			span_t *s = batch[i];
+			bytes += s->dirty << PAGE_SHIFT;
+			__atomic_add_fetch(&a->purged_bytes, s->dirty << PAGE_SHIFT, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&a->purges, 1, __ATOMIC_RELAXED);
+			s->dirty = 0;
+			if (s->npages == s->region->npages && a->empty_regions >= ebb_opt.retain_regions) {
+				region_unmap(a, s);
+				continue;
+			}
+			insert_merged(a, s);
+		}
+	}
+	/* Empty clean regions beyond the retained ones (left when a purged run
+	 * merged into a clean neighbour) go too. */
+	for (span_t *s = a->runs[REGION_PAGES], *nx; s && a->empty_regions > ebb_opt.retain_regions; s = nx) {
+		nx = s->next;
+		if (!s->dirty) {
+			run_remove(a, s);
+			region_unmap(a, s);
+		}
+	}
+	ebb_unlock(&a->lock);
+	if (next)
+		*next = oldest;
 	return bytes;
 }

@@ -42,9 +42,10 @@ void sizeclass_init(size_t tcache_max)
 		ci->size = class_bytes(c);
 		ci->recip = (uint32_t)((((uint64_t)1 << 32) + ci->size - 1) / ci->size);
 		pick_slab(ci);
-		/* Thread caches hold about 32 KiB per class, 4 to 64 blocks. */
-		unsigned cap = 32768 / ci->size;
-		cap = cap < 4 ? 4 : cap > 64 ? 64 : cap;
+		/* Thread caches hold at most 16 KiB per class (1 to 64 blocks):
+		 * what an idle thread keeps is bounded by about 1 MiB. */
+		unsigned cap = 16384 / ci->size;
+		cap = cap < 1 ? 1 : cap > 64 ? 64 : cap;
 		ci->tcache_cap = ci->size <= tcache_max ? (uint16_t)cap : 0;
 	}
 	unsigned c = 0;

@@ -32,12 +32,16 @@ typedef struct span {
 	uint16_t slots;
 	uint16_t nfree;		/* small: free slots in the bitmap */
 	uint16_t listed;	/* small: on its bin's partial list */
+	uint16_t purged;	/* small: pages given back while the slab is in use */
+	bool settled;		/* small: no block freed into it since its last purge */
 	size_t npages;
 	struct arena *arena;
 	struct region *region;
 	struct span *next, *prev;	/* bin partial list or page-heap bucket */
-	uint64_t freed_ns;	/* free run: when it last became free */
-	bool dirty;		/* free run: pages may be resident */
+	uint64_t freed_ns;	/* free run: when its oldest dirty page was freed;
+				 * slab: when a block was last freed into it */
+	size_t dirty;		/* free run: pages that may still be resident */
+	struct span *dnext, *dprev;	/* free run with dirty pages: arena's dirty list */
 	uint64_t freemap[SLOTS_MAX / 64];	/* small: bit set = slot free */
 } span_t;
 

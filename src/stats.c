@@ -11,25 +11,29 @@
 #include "init.h"
 #include "meta.h"
 #include "msg.h"
+#include "os.h"
+#include "purge.h"
 #include "tcache.h"
 
 #define EBB_EXPORT __attribute__((visibility("default")))
 
-typedef struct {
-	size_t small_allocated;	/* blocks out of slabs, incl. thread caches */
-	size_t small_active;	/* slab pages */
-	size_t large_allocated;
-	size_t free_pages;	/* free pages kept in regions */
-	size_t regions;
-	size_t huge_allocated;
-	size_t huge_blocks;
-	size_t meta;
-	size_t mapped;
-	unsigned arenas, threads;
-} totals_t;
-
-static void gather(totals_t *t)
+static size_t process_rss(void)
 {
+	char buf[128];
+	if (os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
+		return 0;
+	const char *p = buf;
+	while (*p && *p != ' ')
+		p++;
+	size_t pages = 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		pages = pages * 10 + (size_t)(*p - '0');
+	return pages * os_page_size();
+}
+
+EBB_EXPORT void ebb_stats_get(ebb_stats_t *t)
+{
+	size_t small_live = 0, slab = 0, large = 0, spare = 0, dirty = 0, regions = 0;
 	memset(t, 0, sizeof(*t));
 	for (unsigned i = 0; i < MAX_ARENAS; i++) {
 		arena_t *a = __atomic_load_n(&ebb_arenas[i], __ATOMIC_ACQUIRE);
@@ -38,53 +42,71 @@ static void gather(totals_t *t)
 		for (unsigned c = 0; c < NCLASSES; c++) {
 			bin_t *b = &a->bins[c];
 			ebb_lock(&b->lock);
-			t->small_allocated += b->live * ebb_classes[c].size;
+			small_live += b->live * ebb_classes[c].size;
+			if (b->spare)
+				spare += span_bytes(b->spare);
 			ebb_unlock(&b->lock);
 		}
 		ebb_lock(&a->lock);
-		t->small_active += a->slab_pages << PAGE_SHIFT;
-		t->large_allocated += a->large_pages << PAGE_SHIFT;
-		t->free_pages += a->free_pages << PAGE_SHIFT;
-		t->regions += a->nregions;
+		slab += (a->slab_pages - __atomic_load_n(&a->slab_purged, __ATOMIC_RELAXED)) << PAGE_SHIFT;
+		large += a->large_pages << PAGE_SHIFT;
+		dirty += a->dirty_pages << PAGE_SHIFT;
+		regions += a->nregions;
+		t->purged += a->purged_bytes;
+		t->purges += a->purges;
+		t->regions_unmapped += a->unmapped_regions;
 		ebb_unlock(&a->lock);
 	}
-	t->huge_allocated = huge_mapped();
+	size_t cached = tcache_cached_bytes();
+	t->huge = huge_mapped();
 	t->huge_blocks = huge_count();
-	t->meta = meta_mapped();
-	t->mapped = t->regions * REGION_SIZE + t->huge_allocated + t->meta;
+	t->allocated = (small_live > cached ? small_live - cached : 0) + large + t->huge;
+	t->cached = cached;
+	t->active = slab - spare + large + t->huge;
+	t->dirty = dirty + spare;
+	t->metadata = meta_mapped();
+	t->resident = t->active + t->dirty + t->metadata;
+	t->mapped = regions * REGION_SIZE + t->huge + t->metadata;
+	size_t in_regions = regions * REGION_SIZE, used = slab + large + dirty;
+	t->retained = in_regions > used ? in_regions - used : 0;
+	t->regions = regions;
 	t->arenas = ebb_narenas;
 	t->threads = tcache_thread_count();
-}
-
-static size_t allocated(const totals_t *t)
-{
-	return t->small_allocated + t->large_allocated + t->huge_allocated;
+	t->background_thread = purge_thread_running();
+	t->process_rss = process_rss();
+	/* How much more than the live heap we hold, in thousandths. */
+	t->fragmentation_permille = t->allocated ? (t->resident - (t->resident > t->allocated ? t->allocated : t->resident)) * 1000 / t->allocated : 0;
 }
 
 EBB_EXPORT void ebb_stats_print_fd(int fd, bool json)
 {
-	totals_t t;
-	char buf[1024];
+	ebb_stats_t t;
+	char buf[1536];
 	size_t n;
-	gather(&t);
+	ebb_stats_get(&t);
+	unsigned fi = (unsigned)(t.fragmentation_permille / 1000), ff = (unsigned)(t.fragmentation_permille % 1000);
 	if (json)
 		n = ebb_snprintf(buf, sizeof(buf),
-				 "{\"version\":\"%s\",\"arenas\":%u,\"threads\":%u,\"allocated\":%zu,"
-				 "\"small_allocated\":%zu,\"small_active\":%zu,\"large_allocated\":%zu,"
-				 "\"huge_allocated\":%zu,\"huge_blocks\":%zu,\"free_in_regions\":%zu,"
-				 "\"regions\":%zu,\"metadata\":%zu,\"mapped\":%zu}\n",
-				 EBBMALLOC_VERSION, t.arenas, t.threads, allocated(&t), t.small_allocated,
-				 t.small_active, t.large_allocated, t.huge_allocated, t.huge_blocks, t.free_pages,
-				 t.regions, t.meta, t.mapped);
+				 "{\"version\":\"%s\",\"arenas\":%u,\"threads\":%u,\"background_thread\":%s,"
+				 "\"allocated\":%zu,\"cached\":%zu,\"active\":%zu,\"dirty\":%zu,\"resident\":%zu,"
+				 "\"retained\":%zu,\"mapped\":%zu,\"metadata\":%zu,\"huge\":%zu,\"huge_blocks\":%zu,"
+				 "\"regions\":%zu,\"regions_unmapped\":%zu,\"purged\":%zu,\"purges\":%zu,"
+				 "\"fragmentation\":%u.%03u,\"process_rss\":%zu}\n",
+				 EBBMALLOC_VERSION, t.arenas, t.threads, t.background_thread ? "true" : "false",
+				 t.allocated, t.cached, t.active, t.dirty, t.resident, t.retained, t.mapped, t.metadata,
+				 t.huge, t.huge_blocks, t.regions, t.regions_unmapped, t.purged, t.purges, fi, ff,
+				 t.process_rss);
 	else
 		n = ebb_snprintf(buf, sizeof(buf),
-				 "<ebbmalloc>: stats: version %s, arenas %u, threads %u\n"
-				 "<ebbmalloc>: allocated %zu bytes (small %zu, large %zu, huge %zu in %zu blocks)\n"
-				 "<ebbmalloc>: slabs %zu bytes, free in regions %zu bytes, regions %zu\n"
-				 "<ebbmalloc>: metadata %zu bytes, mapped %zu bytes\n",
-				 EBBMALLOC_VERSION, t.arenas, t.threads, allocated(&t), t.small_allocated,
-				 t.large_allocated, t.huge_allocated, t.huge_blocks, t.small_active, t.free_pages,
-				 t.regions, t.meta, t.mapped);
+				 "<ebbmalloc>: stats: version %s, arenas %u, threads %u, background thread %s\n"
+				 "<ebbmalloc>: allocated %zu bytes (live), cached in threads %zu, active %zu\n"
+				 "<ebbmalloc>: dirty %zu, resident %zu, retained %zu, mapped %zu, metadata %zu\n"
+				 "<ebbmalloc>: huge %zu bytes in %zu blocks, regions %zu (%zu unmapped so far)\n"
+				 "<ebbmalloc>: purged %zu bytes in %zu calls, fragmentation %u.%03u, process RSS %zu\n",
+				 EBBMALLOC_VERSION, t.arenas, t.threads, t.background_thread ? "running" : "off",
+				 t.allocated, t.cached, t.active, t.dirty, t.resident, t.retained, t.mapped, t.metadata,
+				 t.huge, t.huge_blocks, t.regions, t.regions_unmapped, t.purged, t.purges, fi, ff,
+				 t.process_rss);
 	ebb_write_all(fd, buf, n);
 }
 
@@ -111,32 +133,28 @@ EBB_EXPORT int ebb_is_active(void)
 EBB_EXPORT int ebb_malloc_trim(size_t pad)
 {
 	(void)pad;
-	ebb_ensure_init();
-	tcache_t *tc = tcache_get();
-	if (tc)
-		tcache_flush_all(tc);
-	size_t released = 0;
-	for (unsigned i = 0; i < MAX_ARENAS; i++) {
-		arena_t *a = __atomic_load_n(&ebb_arenas[i], __ATOMIC_ACQUIRE);
-		if (a)
-			released += arena_trim(a);
-	}
-	return released != 0;
+	return purge_all() != 0;
+}
+
+EBB_EXPORT size_t ebb_purge(void)
+{
+	return purge_all();
 }
 
 EBB_EXPORT struct mallinfo2 ebb_mallinfo2(void)
 {
-	totals_t t;
+	ebb_stats_t t;
 	struct mallinfo2 m;
 	memset(&m, 0, sizeof(m));
-	gather(&t);
-	m.arena = t.regions * REGION_SIZE;
+	ebb_stats_get(&t);
+	m.arena = t.mapped - t.huge;	/* regions and metadata */
 	m.ordblks = t.arenas;
 	m.hblks = t.huge_blocks;
-	m.hblkhd = t.huge_allocated;
-	m.uordblks = t.small_allocated + t.large_allocated;
+	m.hblkhd = t.huge;
+	m.uordblks = t.allocated - t.huge;
 	m.fordblks = m.arena > m.uordblks ? m.arena - m.uordblks : 0;
-	m.keepcost = t.free_pages;
+	m.fsmblks = t.cached;
+	m.keepcost = t.dirty;	/* what malloc_trim would release */
 	return m;
 }
 
@@ -157,9 +175,10 @@ EBB_EXPORT struct mallinfo ebb_mallinfo(void)
 
 EBB_EXPORT void ebb_malloc_stats(void)
 {
-	totals_t t;
+	/* glibc's layout ("system bytes", "in use bytes"), then ours. */
+	ebb_stats_t t;
 	char buf[768];
-	gather(&t);
+	ebb_stats_get(&t);
 	size_t n = ebb_snprintf(buf, sizeof(buf),
 				"<ebbmalloc>: Arenas: %u (threads %u)\n"
 				"<ebbmalloc>: system bytes     = %zu\n"
@@ -169,9 +188,10 @@ EBB_EXPORT void ebb_malloc_stats(void)
 				"<ebbmalloc>: in use bytes     = %zu\n"
 				"<ebbmalloc>: max mmap regions = %zu\n"
 				"<ebbmalloc>: max mmap bytes   = %zu\n",
-				t.arenas, t.threads, t.regions * REGION_SIZE, t.small_allocated + t.large_allocated,
-				t.mapped, allocated(&t), t.huge_blocks, t.huge_allocated);
+				t.arenas, t.threads, t.mapped - t.huge, t.allocated - t.huge, t.mapped, t.allocated,
+				t.huge_blocks, t.huge);
 	ebb_write_all(2, buf, n);
+	ebb_stats_print_fd(2, false);
 }
 
 EBB_EXPORT int ebb_mallopt(int param, int value)

@@ -1,17 +1,24 @@
 #include "tcache.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "init.h"
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "purge.h"
 
 __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) = &ebb_tc_empty;
 tcache_t ebb_tc_empty = { .tag = TAG_NONE };
 tcache_t ebb_tc_dead = { .tag = TAG_NONE };
+tcache_t ebb_tc_parked = { .tag = TAG_NONE };
+/* The thread's own cache, while ebb_tc points at ebb_tc_parked. */
+static __thread tcache_t *own_tc __attribute__((tls_model("initial-exec")));
 uintptr_t ebb_free_key;
 
 static pthread_key_t exit_key;
@@ -40,6 +47,14 @@ tcache_t *tcache_get(void)
 		return tc;
 	if (tc == &ebb_tc_dead)
 		return NULL;
+	if (tc == &ebb_tc_parked) {
+		/* The purger emptied our cache: wait until it is done, take it back. */
+		tc = own_tc;
+		ebb_lock(&tc->steal_lock);
+		ebb_unlock(&tc->steal_lock);
+		ebb_tc = tc;
+		return tc;
+	}
 	ebb_ensure_init();
 	ebb_lock(&reg_lock);
 	tc = pool;
@@ -64,6 +79,13 @@ tcache_t *tcache_get(void)
 	tc->tag = a->tag;
 	tc->nremote = 0;
 	tc->allocated = 0;
+	tc->tid = (int)syscall(SYS_gettid);
+	tc->busy = 0;
+	tc->slot = &ebb_tc;
+	ebb_lock_reset(&tc->steal_lock);
+	tc->seen_sig = 0;
+	tc->seen_ns = 0;
+	own_tc = tc;
 	tc->event_left = EVENT_PERIOD;
 	tc->live = 1;
 	ebb_lock(&reg_lock);
@@ -83,6 +105,11 @@ tcache_t *tcache_get(void)
 static void thread_exit(void *arg)
 {
 	tcache_t *tc = arg;
+	/* A steal in progress finishes first. */
+	ebb_lock(&tc->steal_lock);
+	ebb_unlock(&tc->steal_lock);
+	ebb_tc = tc;
+	tc->busy++;
 	tcache_flush_all(tc);
 	ebb_tc = &ebb_tc_dead;
 	tc->live = 0;
@@ -163,6 +190,7 @@ void tcache_event(tcache_t *tc)
 		if (tc->bins[c].n > 1)
 			tcache_flush_bin(tc, c, tc->bins[c].n / 2);
 	tcache_remote_flush(tc);
+	purge_tick();
 }
 
 bool tcache_holds(tcache_t *tc, unsigned cls, void *p)
@@ -190,6 +218,125 @@ uint64_t tcache_allocated_total(void)
 		sum += tc->allocated + (uint64_t)(EVENT_PERIOD - tc->event_left);
 	ebb_unlock(&reg_lock);
 	return sum;
+}
+
+size_t tcache_cached_bytes(void)
+{
+	/* Other threads' counts are read without their knowledge: a
+	 * statistic, not an invariant. */
+	size_t sum = 0;
+	ebb_lock(&reg_lock);
+	for (tcache_t *tc = registry; tc; tc = tc->next) {
+		for (unsigned c = 0; c < NCLASSES; c++)
+			sum += (size_t)__atomic_load_n(&tc->bins[c].n, __ATOMIC_RELAXED) * tc->bins[c].size;
+	}
+	ebb_unlock(&reg_lock);
+	return sum;
+}
+
+/* What changes whenever the owner uses its cache. */
+static uint64_t signature(const tcache_t *tc)
+{
+	uint64_t sig = (uint64_t)__atomic_load_n(&tc->event_left, __ATOMIC_RELAXED) * 31 +
+		       __atomic_load_n(&tc->nremote, __ATOMIC_RELAXED);
+	for (unsigned c = 0; c < NCLASSES; c++)
+		sig = sig * 1000003 + __atomic_load_n(&tc->bins[c].n, __ATOMIC_RELAXED);
+	return sig;
+}
+
+typedef struct {
+	char state;
+	uint64_t switches;
+	bool in_syscall;
+} task_view_t;
+
+/* The thread's scheduler state, context switch count, and whether it is
+ * blocked inside a system call (not a page fault), from /proc. */
+static bool task_view(int tid, task_view_t *v)
+{
+	char path[64], buf[2048];
+	ebb_snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	if (os_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	const char *st = strstr(buf, "\nState:\t"), *vol = strstr(buf, "voluntary_ctxt_switches:\t"),
+		   *inv = strstr(buf, "nonvoluntary_ctxt_switches:\t");
+	if (!st || !vol || !inv)
+		return false;
+	v->state = st[8];
+	v->switches = 0;
+	for (const char *p = vol + 25; *p >= '0' && *p <= '9'; p++)
+		v->switches = v->switches * 10 + (uint64_t)(*p - '0');
+	uint64_t n = 0;
+	for (const char *p = inv + 28; *p >= '0' && *p <= '9'; p++)
+		n = n * 10 + (uint64_t)(*p - '0');
+	v->switches += n << 32;
+	ebb_snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	if (os_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	/* "NR args... sp pc" when blocked in a system call; "-1 sp pc" in a
+	 * fault; "running" when on a CPU. */
+	v->in_syscall = buf[0] >= '0' && buf[0] <= '9';
+	return true;
+}
+
+static bool blocked(const task_view_t *v)
+{
+	return (v->state == 'S' || v->state == 'D' || v->state == 'T' || v->state == 't') && v->in_syscall;
+}
+
+/* The owner's fast paths make no system calls and its slow paths raise
+ * busy, so a thread blocked in a system call, with busy clear, uses no
+ * cache. If it stays blocked (no context switch) across the swap of its
+ * cache pointer, its next call finds the parked cache and waits for us. */
+static size_t steal(tcache_t *tc, uint64_t idle_since)
+{
+	task_view_t v1, v2;
+	size_t bytes = 0;
+	ebb_lock(&tc->steal_lock);
+	if (!task_view(tc->tid, &v1) || !blocked(&v1) || __atomic_load_n(&tc->busy, __ATOMIC_SEQ_CST))
+		goto out;
+	__atomic_store_n(tc->slot, &ebb_tc_parked, __ATOMIC_SEQ_CST);
+	if (!task_view(tc->tid, &v2) || !blocked(&v2) || v2.switches != v1.switches ||
+	    __atomic_load_n(&tc->busy, __ATOMIC_SEQ_CST)) {
+		tcache_t *expect = &ebb_tc_parked;
+		__atomic_compare_exchange_n(tc->slot, &expect, tc, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		goto out;
+	}
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		tbin_t *b = &tc->bins[c];
+		bytes += (size_t)b->n * b->size;
+		if (b->n)
+			arena_flush_at(tc->arena, c, b->items, b->n, idle_since);
+		b->n = 0;
+	}
+	tcache_remote_flush(tc);
+	tc->seen_sig = signature(tc);
+out:
+	ebb_unlock(&tc->steal_lock);
+	return bytes;
+}
+
+size_t tcache_reclaim_idle(uint64_t now, uint64_t idle_ns)
+{
+	size_t bytes = 0;
+	ebb_lock(&reg_lock);
+	for (tcache_t *tc = registry; tc; tc = tc->next) {
+		if (__atomic_load_n(tc->slot, __ATOMIC_RELAXED) != tc)
+			continue;	/* parked already */
+		uint64_t sig = signature(tc);
+		if (sig != tc->seen_sig || !tc->seen_ns) {
+			tc->seen_sig = sig;
+			tc->seen_ns = now;
+			continue;
+		}
+		size_t held = tc->nremote;
+		for (unsigned c = 0; c < NCLASSES && !held; c++)
+			held += tc->bins[c].n;
+		if (held && now - tc->seen_ns >= idle_ns)
+			bytes += steal(tc, tc->seen_ns);
+	}
+	ebb_unlock(&reg_lock);
+	return bytes;
 }
 
 void tcache_fork_prepare(void) { ebb_lock(&reg_lock); }

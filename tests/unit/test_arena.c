@@ -234,14 +234,14 @@ static void test_slab_lists(void **state)
 
 	/* One block back into full slab A puts it on the partial list. */
 	arena_flush(a, cls, &out[n - 1], 1);
-	assert_ptr_equal(b->partial, A);
+	assert_ptr_equal(b->partial[0], A);	/* nearly full: the fullest list */
 	assert_int_equal(A->nfree, 1);
 	/* The next refill takes from it, since the current slab is full. */
 	void *again;
 	assert_int_equal(arena_refill(a, cls, &again, 1), 1);
 	assert_ptr_equal(again, out[n - 1]);
 	assert_ptr_equal(b->cur, A);
-	assert_null(b->partial);
+	assert_null(b->partial[0]);
 
 	/* Emptying, in the order C, B, A: the first empty slab (C) is kept as
 	 * spare, the next (B) goes back to the page heap, the current one (A)
@@ -254,8 +254,10 @@ static void test_slab_lists(void **state)
 	assert_int_equal(pagemap_get(out[ci->slots])->kind, SPAN_FREE);
 	assert_int_equal(C->kind, SPAN_SMALL);
 	assert_int_equal(b->live, 0);
-	/* Trimming releases the spare, and purges. */
-	assert_true(arena_trim(a) > 0);
+	/* A purge releases the spare, and purges. */
+	uint64_t next;
+	assert_true(arena_purge(a, UINT64_MAX, &next) > 0);
+	assert_int_equal(next, UINT64_MAX);
 	assert_null(b->spare);
 	assert_int_equal(a->slab_pages, ci->pages);
 	assert_int_equal(a->free_pages, free0 + 2 * ci->pages);
@@ -279,6 +281,87 @@ static void flush_dup_batch(void *arg)
 	arena_refill(a, cls, out, 3);
 	out[2] = out[0];
 	arena_flush(a, cls, out, 3);
+}
+
+/* New blocks come from the fullest partial slab, so the emptier ones can
+ * drain and go back. */
+static void test_fullest_first(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(256);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	unsigned n = 3 * ci->slots;
+	void *out[3 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	span_t *A = span_of(out[n - 1]), *B = span_of(out[ci->slots]);
+	/* A gets 90 % of its blocks back, B only one. */
+	unsigned most = ci->slots * 9 / 10;
+	arena_flush(a, cls, &out[n - most], most);
+	arena_flush(a, cls, &out[ci->slots], 1);
+	assert_int_equal(A->nfree, most);
+	assert_int_equal(B->nfree, 1);
+	assert_ptr_equal(b->partial[0], B);
+	assert_ptr_equal(b->partial[PARTIAL_LISTS - 1], A);
+	/* The current slab is full: the next block comes from B, not A. */
+	void *p;
+	assert_int_equal(arena_refill(a, cls, &p, 1), 1);
+	assert_ptr_equal(span_of(p), B);
+	assert_ptr_equal(b->cur, B);
+	/* Moving between lists as blocks come back. */
+	arena_flush(a, cls, &out[ci->slots + 1], ci->slots / 2);
+	assert_ptr_equal(b->cur, B);
+	arena_flush(a, cls, &out[n - ci->slots], ci->slots - most - 1);
+	assert_ptr_equal(b->partial[PARTIAL_LISTS - 1], A);
+	assert_int_equal(A->nfree, ci->slots - 1);
+}
+
+/* A slab kept by one survivor gives back its other pages after the decay,
+ * and takes them back when blocks are handed out of them again. */
+static void test_slab_page_purge(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(3072);
+	const class_info_t *ci = &ebb_classes[cls];
+	assert_true(ci->pages >= 3);
+	unsigned n = 2 * ci->slots;
+	void *out[2 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	/* out[n-1] is the lowest block: keep it, free the rest of its slab. */
+	span_t *s = span_of(out[n - 1]);
+	for (unsigned i = 0; i < n; i++)
+		memset(out[i], 0x5a, ci->size);
+	arena_flush(a, cls, &out[ci->slots], ci->slots - 1);
+	assert_int_equal(s->nfree, ci->slots - 1);
+	uint64_t next;
+	/* Too recent for a cutoff in the past. */
+	arena_purge(a, 1, &next);
+	assert_int_equal(s->purged, 0);
+	assert_true(next != UINT64_MAX);
+	size_t before = a->purged_bytes;
+	arena_purge(a, UINT64_MAX, &next);
+	/* Every page but the survivor's first one went back. */
+	unsigned want = ci->pages - 1;
+	assert_int_equal(__builtin_popcount(s->purged), want);
+	assert_int_equal(a->slab_purged, want);
+	assert_int_equal(a->purged_bytes - before, (size_t)want * 4096);
+	assert_int_equal(((unsigned char *)out[n - 1])[0], 0x5a);	/* the survivor is intact */
+	unsigned char *gone = (unsigned char *)s->base + (ci->pages - 1) * 4096;
+	assert_int_equal(gone[0], 0);
+	/* Settled: a second pass does nothing more. */
+	arena_purge(a, UINT64_MAX, &next);
+	assert_int_equal(a->purged_bytes - before, (size_t)want * 4096);
+	/* Taking blocks back from the slab re-counts their pages. */
+	void *again[SLOTS_MAX];
+	unsigned got = arena_refill(a, cls, again, ci->slots - 1);
+	assert_int_equal(got, ci->slots - 1);
+	assert_int_equal(s->purged, 0);
+	assert_int_equal(a->slab_purged, 0);
+	arena_flush(a, cls, again, got);
+	arena_flush(a, cls, &out[n - 1], 1);
+	arena_flush(a, cls, out, ci->slots);
 }
 
 static void test_double_free(void **state)
@@ -376,6 +459,8 @@ int main(void)
 		cmocka_unit_test(test_large_resize),
 		cmocka_unit_test(test_refill_flush),
 		cmocka_unit_test(test_slab_lists),
+		cmocka_unit_test(test_fullest_first),
+		cmocka_unit_test(test_slab_page_purge),
 		cmocka_unit_test(test_double_free),
 		cmocka_unit_test(test_slab_new_race),
 	};

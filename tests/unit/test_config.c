@@ -144,6 +144,11 @@ static void assert_opt_equal(const ebb_options_t *a, const ebb_options_t *b)
 	assert_int_equal(a->abort_conf, b->abort_conf);
 	assert_int_equal(a->verbose, b->verbose);
 	assert_string_equal(a->cgroup_root, b->cgroup_root);
+	assert_int_equal(a->dirty_decay_ms, b->dirty_decay_ms);
+	assert_int_equal(a->background_thread, b->background_thread);
+	assert_int_equal(a->purge, b->purge);
+	assert_int_equal(a->retain_regions, b->retain_regions);
+	assert_int_equal(a->cgroup_memory, b->cgroup_memory);
 }
 
 static void test_defaults(void **state)
@@ -162,6 +167,55 @@ static void test_defaults(void **state)
 	assert_false(ebb_opt.abort_conf);
 	assert_false(ebb_opt.verbose);
 	assert_string_equal(ebb_opt.cgroup_root, "/sys/fs/cgroup");
+	assert_int_equal(ebb_opt.dirty_decay_ms, 1000);
+	assert_true(ebb_opt.background_thread);
+	assert_int_equal(ebb_opt.purge, PURGE_DONTNEED);
+	assert_int_equal(ebb_opt.retain_regions, 1);
+	assert_true(ebb_opt.cgroup_memory);
+}
+
+/* Milliseconds: -1 is "never", nothing else below 0. */
+static void test_ms(void **state)
+{
+	(void)state;
+	ebb_options_t d = defaults();
+	ok("dirty_decay_ms:0");
+	assert_int_equal(ebb_opt.dirty_decay_ms, 0);
+	ok("dirty_decay_ms:-1");
+	assert_int_equal(ebb_opt.dirty_decay_ms, -1);
+	ok("dirty_decay_ms:3600000");
+	assert_int_equal(ebb_opt.dirty_decay_ms, 3600000);
+	const char *bad[] = { "-2", "-", "3600001", "1s", "", "--1", "+5" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf_defaults();
+		char text[64];
+		snprintf(text, sizeof(text), "dirty_decay_ms:%s", bad[i]);
+		capture_start();
+		assert_int_equal(conf_parse(text, SRC), 1);
+		assert_non_null(strstr(capture_end(), "for option \"dirty_decay_ms\""));
+		assert_opt_equal(&ebb_opt, &d);
+	}
+}
+
+/* A choice takes one of its listed words, exactly. */
+static void test_choice(void **state)
+{
+	(void)state;
+	ebb_options_t d = defaults();
+	ok("purge:free");
+	assert_int_equal(ebb_opt.purge, PURGE_FREE);
+	ok("purge:dontneed");
+	assert_int_equal(ebb_opt.purge, PURGE_DONTNEED);
+	const char *bad[] = { "FREE", "fre", "dontneed|free", "", "free:" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf_defaults();
+		char text[64];
+		snprintf(text, sizeof(text), "purge:%s", bad[i]);
+		capture_start();
+		assert_int_equal(conf_parse(text, SRC), 1);
+		assert_non_null(strstr(capture_end(), "(expected one of dontneed|free)"));
+		assert_opt_equal(&ebb_opt, &d);
+	}
 }
 
 static void test_empty(void **state)
@@ -543,7 +597,12 @@ static const char default_print[] =
 	PFX "option stats_print = false\n"
 	PFX "option abort_conf = false\n"
 	PFX "option verbose = false\n"
-	PFX "option cgroup_root = /sys/fs/cgroup\n";
+	PFX "option cgroup_root = /sys/fs/cgroup\n"
+	PFX "option dirty_decay_ms = 1000\n"
+	PFX "option background_thread = true\n"
+	PFX "option purge = dontneed\n"
+	PFX "option retain_regions = 1\n"
+	PFX "option cgroup_memory = true\n";
 
 static void test_print(void **state)
 {
@@ -553,7 +612,8 @@ static void test_print(void **state)
 	conf_print();
 	assert_string_equal(capture_end(), default_print);
 
-	ok("narenas:12,tcache:off,tcache_max:2k,stats_print:1,verbose:yes,cgroup_root:/cg/x");
+	ok("narenas:12,tcache:off,tcache_max:2k,stats_print:1,verbose:yes,cgroup_root:/cg/x,"
+	   "dirty_decay_ms:-1,background_thread:false,purge:free,retain_regions:0,cgroup_memory:no");
 	capture_start();
 	conf_print();
 	assert_string_equal(capture_end(),
@@ -563,7 +623,12 @@ static void test_print(void **state)
 		PFX "option stats_print = true\n"
 		PFX "option abort_conf = false\n"
 		PFX "option verbose = true\n"
-		PFX "option cgroup_root = /cg/x\n");
+		PFX "option cgroup_root = /cg/x\n"
+		PFX "option dirty_decay_ms = -1\n"
+		PFX "option background_thread = false\n"
+		PFX "option purge = free\n"
+		PFX "option retain_regions = 0\n"
+		PFX "option cgroup_memory = false\n");
 }
 
 static void init_with(const char *conf)
@@ -598,7 +663,7 @@ static void test_init(void **state)
 
 	/* verbose prints every option, after the parse. */
 	init_with("verbose:true,narenas:5");
-	assert_int_equal(lines(out), 7);
+	assert_int_equal(lines(out), 12);
 	assert_non_null(strstr(out, PFX "option narenas = 5\n"));
 	assert_non_null(strstr(out, PFX "option verbose = true\n"));
 }
@@ -668,6 +733,8 @@ int main(int argc, char **argv)
 	unsetenv("EBBMALLOC_CONF");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_ms),
+		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_unsigned),

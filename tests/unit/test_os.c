@@ -178,7 +178,7 @@ static void test_map_align(void **state)
 	static const size_t aligns[] = { 4096, 8192, 65536, (size_t)1 << 20, (size_t)2 << 20, (size_t)4 << 20 };
 	for (size_t i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
 		for (size_t size = 4096; size <= ((size_t)8 << 20); size *= 8) {
-			unsigned char *p = os_map(size, aligns[i], OS_NAME_SMALL);
+			unsigned char *p = os_map(size, aligns[i], OS_NAME_HEAP);
 			assert_non_null(p);
 			assert_int_equal((uintptr_t)p % aligns[i], 0);
 			assert_int_equal(p[0] | p[size - 1], 0);	/* fresh and zero */
@@ -225,7 +225,7 @@ static void test_resize_move_purge(void **state)
 	assert_int_equal(b[7 * pg], 7);
 	assert_int_equal(msync(a, pg, MS_ASYNC), -1);
 	/* Purged pages read back as zero and stay mapped. */
-	os_purge(b, 8 * pg);
+	os_purge(b, 8 * pg, false);
 	assert_int_equal(b[0] | b[7 * pg], 0);
 	b[0] = 1;
 	errno = 1234;

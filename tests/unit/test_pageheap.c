@@ -43,7 +43,7 @@ static span_t *take(arena_t *a, size_t n, size_t align)
 static void give(arena_t *a, span_t *s)
 {
 	ebb_lock(&a->lock);
-	ph_free(a, s);
+	ph_free(a, s, 0);
 	ebb_unlock(&a->lock);
 }
 
@@ -255,6 +255,12 @@ static void test_resize(void **state)
 	check_heap(a, 0);
 }
 
+static bool mapped(uintptr_t p)
+{
+	errno = 0;
+	return msync((void *)p, PG, MS_ASYNC) == 0;
+}
+
 static void test_regions(void **state)
 {
 	(void)state;
@@ -265,34 +271,38 @@ static void test_regions(void **state)
 	assert_int_equal(a->nregions, 2);
 	assert_ptr_not_equal(r1->region, r2->region);
 	check_heap(a, 2 * REGION_PAGES);
-	give(a, r1);	/* nothing else free: kept */
+	uintptr_t b1 = r1->base, b2 = r2->base;
+	give(a, r1);
+	give(a, r2);
+	/* Freed regions stay mapped (dirty) until a purge reaches them. */
 	assert_int_equal(a->nregions, 2);
-	check_heap(a, REGION_PAGES);
-	uintptr_t b2 = r2->base;
-	region_t *reg2 = r2->region;
-	give(a, r2);	/* a free region remains: this one is unmapped */
-	assert_int_equal(a->nregions, 1);
-	assert_ptr_equal(a->region_cache, reg2);
+	assert_int_equal(a->empty_regions, 2);
+	assert_int_equal(a->dirty_pages, 2 * REGION_PAGES);
 	check_heap(a, 0);
-	errno = 0;
-	assert_int_equal(msync((void *)b2, PG, MS_ASYNC), -1);
-	assert_int_equal(errno, ENOMEM);
+	uint64_t next;
+	/* A cutoff before the frees purges nothing. */
+	assert_int_equal(ph_purge(a, 1, &next), 0);
+	assert_true(next != UINT64_MAX);
+	assert_int_equal(a->nregions, 2);
+	/* Then one empty region is retained (purged), the other unmapped. */
+	assert_int_equal(ph_purge(a, UINT64_MAX, &next), 2 * REGION_SIZE);
+	assert_int_equal(next, UINT64_MAX);
+	assert_int_equal(a->nregions, 1);
+	assert_int_equal(a->dirty_pages, 0);
+	assert_int_equal(mapped(b1) + mapped(b2), 1);
+	assert_non_null(a->region_cache);
+	check_heap(a, 0);
 	/* Growing again reuses the region descriptor. */
+	region_t *cached = a->region_cache;
 	r1 = take(a, REGION_PAGES, 1);
 	r2 = take(a, REGION_PAGES, 1);
 	assert_int_equal(a->nregions, 2);
 	assert_null(a->region_cache);
-	assert_ptr_equal(r2->region, reg2);
+	assert_true(r1->region == cached || r2->region == cached);
 	check_heap(a, 2 * REGION_PAGES);
-	/* A region is also released when other regions hold >= 1/4 region free. */
-	span_t *part = take(a, 1, 1);	/* third region, 1023 free */
-	assert_int_equal(a->nregions, 3);
 	give(a, r1);
-	assert_int_equal(a->nregions, 2);
 	give(a, r2);
-	assert_int_equal(a->nregions, 1);
-	give(a, part);
-	assert_int_equal(a->nregions, 1);
+	ph_purge(a, UINT64_MAX, &next);
 	check_heap(a, 0);
 }
 
@@ -301,18 +311,18 @@ static void test_purge(void **state)
 	(void)state;
 	arena_t *a = fresh();
 	span_t *s = take(a, 4, 1);
-	ebb_lock(&a->lock);
-	assert_int_equal(ph_purge(a), 0);	/* fresh pages are clean */
-	ebb_unlock(&a->lock);
+	uint64_t next;
+	assert_int_equal(ph_purge(a, UINT64_MAX, &next), 0);	/* fresh pages are clean */
+	assert_int_equal(next, UINT64_MAX);
 	unsigned char *p = (unsigned char *)s->base;
 	memset(p, 0xab, 4 * PG);
 	give(a, s);
-	ebb_lock(&a->lock);
-	/* The freed run merged with the clean tail: the whole run is dirty. */
-	assert_int_equal(ph_purge(a), REGION_SIZE);
-	assert_int_equal(ph_purge(a), 0);
-	ebb_unlock(&a->lock);
-	assert_int_equal(p[0] | p[4 * PG - 1], 0);	/* dropped, still mapped */
+	/* The freed run merged with the clean tail; only its 4 pages are dirty. */
+	assert_int_equal(a->dirty_pages, 4);
+	assert_int_equal(ph_purge(a, UINT64_MAX, &next), 4 * PG);
+	assert_int_equal(ph_purge(a, UINT64_MAX, &next), 0);
+	assert_int_equal(a->dirty_pages, 0);
+	assert_int_equal(p[0] | p[4 * PG - 1], 0);	/* dropped, still mapped: the region is retained */
 	check_heap(a, 0);
 }
 

@@ -142,16 +142,21 @@ static void test_tcache_cap(void **state)
 		if (size > 1024) {
 			assert_int_equal(cap, 0);
 		} else {
-			assert_true(cap >= 4 && cap <= 64);
-			assert_true(cap * size <= 32768 || cap == 4);
+			assert_true(cap >= 1 && cap <= 64);
+			assert_true(cap * size <= 16384 || cap == 1);
 		}
 	}
 	sizeclass_init(0);
 	for (unsigned c = 0; c < NCLASSES; c++)
 		assert_int_equal(ebb_classes[c].tcache_cap, 0);
 	sizeclass_init(32768);
-	assert_int_equal(ebb_classes[NCLASSES - 1].tcache_cap, 4);
+	assert_int_equal(ebb_classes[NCLASSES - 1].tcache_cap, 1);
 	assert_int_equal(ebb_classes[0].tcache_cap, 64);
+	/* What one idle thread can keep, all classes full: about 1 MiB. */
+	size_t total = 0;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		total += (size_t)ebb_classes[c].tcache_cap * ebb_classes[c].size;
+	assert_true(total <= 1200 * 1024);
 }
 
 int main(void)

@@ -105,7 +105,7 @@ static void check_cap(size_t size)
 	tbin_t *b = &tc->bins[cls];
 	unsigned cap = b->cap, n = cap + 20;
 	assert_int_equal(cap, ebb_classes[cls].tcache_cap);
-	assert_true(cap >= 4);
+	assert_true(cap >= 1);
 	void **p = calloc(n, sizeof(void *));
 	for (unsigned i = 0; i < n; i++)
 		p[i] = ebb_malloc(size);

@@ -1,0 +1,72 @@
+/* Long-lived survivors: allocate mixed sizes, free all but every 50th
+ * block, then allocate a different size mix. Prints RSS against live bytes
+ * at the end, and after 2 s and 11 s idle.
+ * Usage: survivors [mib] (default 1024: the first phase's size) */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "memprobe.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+int main(int argc, char **argv)
+{
+	size_t target = (size_t)(argc > 1 ? atoi(argv[1]) : 1024) << 20;
+	size_t cap = target / 16, n1 = 0, n2 = 0;
+	void **a = malloc(cap * sizeof(void *));
+	size_t *sz = malloc(cap * sizeof(size_t));
+	double base = rss_mib(), live = 0;
+	/* phase 1: 16 B - 2 KiB, log-uniform-ish */
+	for (size_t total = 0; total < target && n1 < cap; n1++) {
+		size_t n = (size_t)16 << (next() % 8);
+		n += next() % n;
+		a[n1] = malloc(n);
+		sz[n1] = n;
+		memset(a[n1], 1, n);
+		total += n;
+	}
+	double peak1 = rss_mib();
+	for (size_t i = 0; i < n1; i++) {
+		if (i % 50)
+			free(a[i]);
+		else
+			live += (double)sz[i];
+	}
+	/* phase 2: a different mix, 2-8 KiB, a quarter of phase 1's bytes */
+	size_t cap2 = target / 4 / 2048;
+	void **b = malloc(cap2 * sizeof(void *));
+	for (size_t total = 0; total < target / 4 && n2 < cap2; n2++) {
+		size_t n = 2048 + next() % 6144;
+		b[n2] = malloc(n);
+		memset(b[n2], 2, n);
+		total += n;
+		live += (double)n;
+	}
+	double t0 = now_s(), end = rss_mib();
+	sleep_until(t0, 2);
+	double r2 = rss_mib();
+	sleep_until(t0, 11);
+	double r11 = rss_mib();
+	if (getenv("SCENARIO_STATS")) {
+		void (*print)(bool) = (void (*)(bool))dlsym(RTLD_DEFAULT, "ebb_stats_print");
+		if (print)
+			print(false);
+	}
+	double lm = live / 1048576.0;
+	printf("live_mib=%.1f baseline=%.1f peak_phase1=%.1f end=%.1f idle_2s=%.1f idle_11s=%.1f "
+	       "ratio_end=%.2f ratio_2s=%.2f ratio_11s=%.2f\n",
+	       lm, base, peak1, end, r2, r11, (end - base) / lm, (r2 - base) / lm, (r11 - base) / lm);
+	printf("@metric ratio_end %.2f\n@metric ratio_2s %.2f\n@metric ratio_11s %.2f\n", (end - base) / lm,
+	       (r2 - base) / lm, (r11 - base) / lm);
+	return 0;
+}

@@ -1,0 +1,232 @@
+/* Who returns freed memory, and when. Dirty pages wait dirty_decay_ms (a
+ * program that frees and soon reallocates keeps them), then a background
+ * thread madvises them away even if the program never calls the allocator
+ * again. The thread starts only once an arena holds a megabyte of dirty
+ * pages, sleeps while there is nothing to purge, and is re-created lazily
+ * in a forked child. */
+#include "purge.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "config.h"
+#include "init.h"
+#include "lock.h"
+#include "msg.h"
+#include "os.h"
+#include "tcache.h"
+
+#define START_PAGES 256		/* dirty pages in one arena that start the thread */
+#define MIN_SLEEP_NS 20000000ull	/* batch purges at most 50 times a second */
+#define CACHE_CHECK_BYTES ((size_t)64 << 10)	/* thread caches worth a look */
+
+enum { BG_NONE, BG_RUNNING, BG_FAILED };
+
+static int bg_state;
+static uint32_t bg_seq;		/* bumped on news; the thread sleeps on it */
+static int bg_idle;		/* the thread sleeps with no deadline */
+static uint64_t next_due = UINT64_MAX;	/* without the thread: next pass */
+static ebb_lock_t pass_lock = EBB_LOCK_INIT;
+
+static uint64_t decay_ns(void)
+{
+	return (uint64_t)ebb_opt.dirty_decay_ms * 1000000ull;
+}
+
+/* ---- cgroup v2 memory pressure ---- */
+
+static char cg_dir[1024];
+static int cg_state;	/* 0 unknown, 1 found, 2 none */
+
+static bool read_u64_file(const char *dir, const char *name, uint64_t *out)
+{
+	char path[1100], buf[64];
+	ebb_snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (os_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	if (!strncmp(buf, "max", 3)) {
+		*out = UINT64_MAX;
+		return true;
+	}
+	uint64_t v = 0;
+	const char *p = buf;
+	if (*p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	*out = v;
+	return true;
+}
+
+bool purge_under_pressure(void)
+{
+	if (!ebb_opt.cgroup_memory)
+		return false;
+	if (cg_state == 0)
+		cg_state = os_cgroup_dir(ebb_opt.cgroup_root, cg_dir, sizeof(cg_dir)) ? 1 : 2;
+	if (cg_state != 1)
+		return false;
+	uint64_t cur, max = UINT64_MAX, high = UINT64_MAX, lim;
+	if (!read_u64_file(cg_dir, "memory.current", &cur))
+		return false;
+	read_u64_file(cg_dir, "memory.max", &max);
+	read_u64_file(cg_dir, "memory.high", &high);
+	lim = max < high ? max : high;
+	/* Within 10 % of the limit: the kernel is about to reclaim or kill. */
+	return lim != UINT64_MAX && cur >= lim - lim / 10;
+}
+
+/* ---- one pass over every arena ---- */
+
+static size_t pass(uint64_t cutoff, uint64_t *next)
+{
+	size_t bytes = 0;
+	uint64_t oldest = UINT64_MAX;
+	for (unsigned i = 0; i < MAX_ARENAS; i++) {
+		arena_t *a = __atomic_load_n(&ebb_arenas[i], __ATOMIC_ACQUIRE);
+		if (!a)
+			continue;
+		uint64_t n;
+		bytes += arena_purge(a, cutoff, &n);
+		if (n < oldest)
+			oldest = n;
+	}
+	*next = oldest;
+	return bytes;
+}
+
+static uint64_t cutoff_now(uint64_t now, bool pressure)
+{
+	if (pressure || ebb_opt.dirty_decay_ms == 0)
+		return UINT64_MAX;
+	return now > decay_ns() ? now - decay_ns() : 0;
+}
+
+/* ---- the background thread ---- */
+
+static void *bg_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "ebb-purger", 0, 0, 0);
+	for (;;) {
+		uint32_t seq = __atomic_load_n(&bg_seq, __ATOMIC_SEQ_CST);
+		uint64_t now = os_now_ns(), next;
+		bool pressure = purge_under_pressure();
+		/* A cache untouched for half the decay is idle: its blocks
+		 * then wait out the other half as dirty pages, if any. */
+		tcache_reclaim_idle(now, pressure ? 0 : decay_ns() / 2);
+		pass(cutoff_now(now, pressure), &next);
+		/* Threads' caches are looked at again while they hold much. */
+		if (tcache_cached_bytes() >= CACHE_CHECK_BYTES && next > now - decay_ns() / 2)
+			next = now - decay_ns() / 2;
+		if (next == UINT64_MAX) {
+			__atomic_store_n(&bg_idle, 1, __ATOMIC_SEQ_CST);
+			os_futex_wait_timeout(&bg_seq, seq, 0);
+			__atomic_store_n(&bg_idle, 0, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		uint64_t due = pressure ? now : next + decay_ns();
+		uint64_t sleep = due > now ? due - now : 0;
+		if (sleep < MIN_SLEEP_NS)
+			sleep = MIN_SLEEP_NS;
+		os_futex_wait_timeout(&bg_seq, seq, sleep);
+	}
+	return NULL;
+}
+
+static void bg_start(void)
+{
+	int expect = BG_NONE;
+	if (!__atomic_compare_exchange_n(&bg_state, &expect, BG_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	/* The thread must never take a signal meant for the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&t, &attr, bg_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		__atomic_store_n(&bg_state, BG_FAILED, __ATOMIC_RELEASE);
+		ebb_msg("cannot start the purging thread (error %d): memory is returned on allocator calls only", err);
+	}
+}
+
+bool purge_thread_running(void)
+{
+	return __atomic_load_n(&bg_state, __ATOMIC_ACQUIRE) == BG_RUNNING;
+}
+
+void purge_notify(arena_t *a)
+{
+	if (ebb_opt.dirty_decay_ms < 0)
+		return;
+	if (ebb_opt.dirty_decay_ms == 0) {
+		uint64_t next;
+		arena_purge(a, UINT64_MAX, &next);
+		return;
+	}
+	int state = __atomic_load_n(&bg_state, __ATOMIC_ACQUIRE);
+	if (!ebb_opt.background_thread || state == BG_FAILED) {
+		purge_tick();
+		return;
+	}
+	if (state == BG_NONE) {
+		if (__atomic_load_n(&a->dirty_pages, __ATOMIC_RELAXED) >= START_PAGES && !ebb_exiting)
+			bg_start();
+		return;
+	}
+	__atomic_add_fetch(&bg_seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&bg_idle, __ATOMIC_SEQ_CST))
+		os_futex_wake(&bg_seq, 1);
+}
+
+void purge_tick(void)
+{
+	if (ebb_opt.dirty_decay_ms < 0 || purge_thread_running())
+		return;
+	uint64_t now = os_now_ns();
+	uint64_t due = __atomic_load_n(&next_due, __ATOMIC_RELAXED);
+	/* A free just made pages dirty: make sure a deadline exists. */
+	if (due == UINT64_MAX) {
+		__atomic_store_n(&next_due, now + decay_ns(), __ATOMIC_RELAXED);
+		return;
+	}
+	if (now < due || !ebb_trylock(&pass_lock))
+		return;
+	uint64_t next;
+	bool pressure = purge_under_pressure();
+	pass(cutoff_now(now, pressure), &next);
+	__atomic_store_n(&next_due, next == UINT64_MAX ? UINT64_MAX : next + decay_ns(), __ATOMIC_RELAXED);
+	ebb_unlock(&pass_lock);
+}
+
+size_t purge_all(void)
+{
+	uint64_t next;
+	ebb_ensure_init();
+	tcache_t *tc = tcache_enter();
+	if (tc)
+		tcache_flush_all(tc);
+	size_t n = pass(UINT64_MAX, &next);
+	tcache_leave(tc);
+	return n;
+}
+
+void purge_fork_child(void)
+{
+	/* Threads do not survive fork(): the child starts its own when needed. */
+	bg_state = BG_NONE;
+	bg_idle = 0;
+	bg_seq = 0;
+	next_due = UINT64_MAX;
+	ebb_lock_reset(&pass_lock);
+}

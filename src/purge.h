@@ -1,0 +1,22 @@
+/* Returning freed memory to the OS: decay-timed purging of dirty pages,
+ * driven by a lazily started background thread (or, without it, by
+ * allocator activity), tightened under cgroup memory pressure. */
+#ifndef EBB_PURGE_H
+#define EBB_PURGE_H
+
+#include "arena.h"
+
+/* A free left dirty pages in arena a: start or wake whoever purges them.
+ * Called without any allocator lock held. */
+void purge_notify(arena_t *a);
+/* Purging driven by allocation activity (background_thread:false). */
+void purge_tick(void);
+/* Everything purgeable, now. Returns bytes released. */
+size_t purge_all(void);
+/* True when the cgroup's memory use is near its limit (cgroup_memory). */
+bool purge_under_pressure(void);
+bool purge_thread_running(void);
+
+void purge_fork_child(void);
+
+#endif
