@@ -135,7 +135,7 @@ run_ebb() {	# run_ebb NAME CMD...   (EBB_CONF overrides the configuration)
 }
 
 # The stats lines ebbmalloc prints at exit with stats_print:true.
-_stats_re='^<ebbmalloc>: (stats: version |allocated [0-9]+ bytes |slabs |metadata )'
+_stats_re='^<ebbmalloc>: (stats: version |allocated [0-9]+ bytes |dirty [0-9]+, resident |huge [0-9]+ bytes in |purged [0-9]+ bytes in )'
 
 # stderr without ebbmalloc's exit statistics.
 strip_stats() {	# strip_stats FILE > OUT

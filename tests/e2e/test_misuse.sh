@@ -17,7 +17,7 @@ E2E_TIMEOUT=10
 export EBB_CONF=stats_print:false	# one stderr line: the report, nothing else
 for mode in double-free-small double-free-large double-free-huge \
 	interior-small interior-large interior-huge stack static mmap \
-	realloc-interior realloc-stack realloc-freed usable-size-stack; do
+	realloc-interior realloc-stack realloc-freed realloc-freed-shrink usable-size-stack; do
 	run_ebb "$mode" "$progs/misuse" "$mode"
 	addr=$(head -n 1 "$tmp/$mode.out")
 	err=$(cat "$tmp/$mode.err")
@@ -31,6 +31,8 @@ for mode in double-free-small double-free-large double-free-huge \
 	expect_match "misuse $mode: it starts \"<ebbmalloc>: \" and names $addr" \
 		"^<ebbmalloc>: .*$addr([^0-9a-f]|$)" "$err"
 done
+expect_match "misuse realloc-freed-shrink: the message names realloc" "^<ebbmalloc>: realloc\(\)" \
+	"$(cat "$tmp/realloc-freed-shrink.err")"
 unset EBB_CONF
 
 run_glibc api-glibc "$progs/apierrors"

@@ -3,7 +3,7 @@
  *   double-free-small   double-free-large   double-free-huge
  *   interior-small      interior-large      interior-huge
  *   stack               static              mmap
- *   realloc-interior    realloc-stack       realloc-freed
+ *   realloc-interior    realloc-stack       realloc-freed       realloc-freed-shrink
  *   usable-size-stack
  *
  * It first prints the offending address with %p on stdout (unbuffered), then
@@ -88,6 +88,12 @@ int main(int argc, char **argv)
 		char *p = show(xmalloc(40));
 		do_free(p);
 		if (!do_realloc(p, 1000))
+			return 3;
+	} else if (!strcmp(m, "realloc-freed-shrink")) {
+		/* within the block's own size class: nothing to copy or free */
+		char *p = show(xmalloc(40));
+		do_free(p);
+		if (!do_realloc(p, 33))
 			return 3;
 	} else if (!strcmp(m, "usable-size-stack")) {
 		printf("usable %zu\n", do_usable(show(stack_buf)));
