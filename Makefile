@@ -103,7 +103,10 @@ check: deps
 	$(MAKE) test
 
 demo: all programs
-	bin/ebbmalloc --stats -- build/programs/demo
+	@echo "== on glibc's malloc"
+	@build/programs/demo
+	@echo "== on ebbmalloc (bin/ebbmalloc --stats -- build/programs/demo)"
+	@bin/ebbmalloc --stats -- build/programs/demo
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin

@@ -42,7 +42,11 @@ int main(void)
 		for (int j = 0; j < PARTS; j++)
 			free(obj[i][j]);
 	printf("all destroyed:   RSS %6ld MiB\n", rss_kib() / 1024);
-	sleep(1);
-	printf("1 s idle later:  RSS %6ld MiB\n", rss_kib() / 1024);
+	/* Idle: no allocator calls from here on. */
+	for (int s = 1; s <= 3; s++) {
+		sleep(1);
+		printf("%d s idle later:  RSS %6ld MiB\n", s, rss_kib() / 1024);
+	}
+	fflush(stdout);
 	return 0;
 }
