@@ -148,13 +148,11 @@ static bool region_add(arena_t *a)
 	return true;
 }
 
-/* Splits the first n pages off free run s (already removed): the tail goes
- * back as a free run. Dirty pages are not tracked page by page, so each
- * part is charged with as many as it can hold. */
-static void run_split_tail(arena_t *a, span_t *s, size_t n)
+/* Cuts free run s (already removed) after its first n pages and returns
+ * the tail as a new descriptor, not inserted. Dirty pages are not tracked
+ * page by page, so each part is charged with as many as it can hold. */
+static span_t *run_cut(arena_t *a, span_t *s, size_t n)
 {
-	if (s->npages == n)
-		return;
 	span_t *t = desc_take(a);
 	t->base = s->base + (n << PAGE_SHIFT);
 	t->npages = s->npages - n;
@@ -163,7 +161,9 @@ static void run_split_tail(arena_t *a, span_t *s, size_t n)
 	t->dirty = s->dirty < t->npages ? s->dirty : t->npages;
 	t->freed_ns = s->freed_ns;
 	s->npages = n;
-	run_insert(a, t);
+	if (s->dirty > n)
+		s->dirty = n;
+	return t;
 }
 
 span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages)
@@ -186,19 +186,12 @@ span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages)
 		size_t head = (want - s->base) >> PAGE_SHIFT;
 		if (head) {
 			span_t *h = s;
-			s = desc_take(a);
-			s->base = want;
-			s->npages = h->npages - head;
-			s->region = h->region;
-			s->arena = a;
-			s->dirty = h->dirty < s->npages ? h->dirty : s->npages;
-			s->freed_ns = h->freed_ns;
-			h->npages = head;
-			h->dirty = h->dirty < head ? h->dirty : head;
+			s = run_cut(a, h, head);
 			run_insert(a, h);
 		}
 	}
-	run_split_tail(a, s, npages);
+	if (s->npages > npages)
+		run_insert(a, run_cut(a, s, npages));
 	s->kind = SPAN_UNUSED;	/* the caller gives it its kind under the lock */
 	s->dirty = 0;
 	s->next = s->prev = NULL;
