@@ -350,6 +350,9 @@ void tcache_fork_child(void)
 	tcache_t *me = ebb_tc->live ? ebb_tc : NULL;
 	registry = me;
 	nthreads = me ? 1 : 0;
-	if (me)
+	if (me) {
 		me->next = me->prev = NULL;
+		/* The purger looks the owner up in /proc by thread id. */
+		me->tid = (int)syscall(SYS_gettid);
+	}
 }
