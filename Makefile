@@ -9,12 +9,16 @@ DESTDIR ?=
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := -std=gnu11 -g -fPIC -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
 	-fvisibility=hidden -ftls-model=initial-exec -fno-semantic-interposition \
-	-fno-strict-aliasing
+	-fno-strict-aliasing -fno-omit-frame-pointer -momit-leaf-frame-pointer \
+	-foptimize-sibling-calls
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 # Bind our own calls locally and resolve every symbol at load time: the
 # allocator may be entered by the dynamic loader before lazy binding works.
-SO_LDFLAGS := -shared -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--no-undefined
+# libgcc's unwinder (heap-profile backtraces) is linked in and hidden, so
+# the library needs no libgcc_s and never interposes the program's own.
+SO_LDFLAGS := -shared -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--no-undefined \
+	-static-libgcc -Wl,--exclude-libs,ALL
 
 SRCS := $(sort $(wildcard src/*.c))
 # The unit tests link the allocator without the standard names, so the test

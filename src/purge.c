@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "msg.h"
 #include "os.h"
+#include "prof.h"
 #include "tcache.h"
 
 #define START_PAGES 256		/* dirty pages in one arena that start the thread */
@@ -113,6 +114,7 @@ static void *bg_main(void *arg)
 	prctl(PR_SET_NAME, "ebb-purger", 0, 0, 0);
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&bg_seq, __ATOMIC_SEQ_CST);
+		prof_bg_work();
 		uint64_t now = os_now_ns(), next;
 		bool pressure = purge_under_pressure();
 		/* A cache untouched for half the decay is idle: its blocks
@@ -135,6 +137,19 @@ static void *bg_main(void *arg)
 		os_futex_wait_timeout(&bg_seq, seq, sleep);
 	}
 	return NULL;
+}
+
+static void bg_start(void);
+
+void purge_start(void)
+{
+	bg_start();
+}
+
+void purge_wake(void)
+{
+	__atomic_add_fetch(&bg_seq, 1, __ATOMIC_SEQ_CST);
+	os_futex_wake(&bg_seq, 1);
 }
 
 static void bg_start(void)
