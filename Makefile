@@ -106,7 +106,15 @@ deps:
 check: deps
 	$(MAKE) test
 
+# The leak demo runs the printed jeprof command when jeprof is installed
+# (Debian: libjemalloc-dev); its dumps go to build/, not the source tree.
 demo: all programs
+	@echo "== finding a leak (bin/ebbmalloc --leak --prefix build/ebbmalloc-leak -- build/programs/prof_demo)"
+	@bin/ebbmalloc --leak --prefix build/ebbmalloc-leak -- build/programs/prof_demo 2>&1 | tee build/demo-leak.log
+	@cmd=$$(sed -n 's/^ebbmalloc: see where the leaked memory was allocated: //p' build/demo-leak.log); \
+	if [ -z "$$cmd" ]; then echo "(the launcher printed no jeprof command)"; \
+	elif command -v jeprof >/dev/null 2>&1; then echo "== $$cmd"; sh -c "$$cmd" 2>/dev/null; \
+	else echo "(jeprof is not installed: apt-get install libjemalloc-dev, then run: $$cmd)"; fi
 	@echo "== on glibc's malloc"
 	@build/programs/demo
 	@echo "== on ebbmalloc (bin/ebbmalloc --stats -- build/programs/demo)"

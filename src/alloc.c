@@ -271,6 +271,19 @@ static size_t usable(span_t *s)
 	return s->kind == SPAN_SMALL ? s->size : span_bytes(s);
 }
 
+/* A sampled block resized in place (or moved by mremap) to q: recorded
+ * again with its new size, at this realloc's stack, as a moved block is. */
+static void *resampled(span_t *s, void *p, void *q, const void *ra)
+{
+	if (likely(!s->samples))
+		return q;
+	prof_sample_free(s, p);
+	tcache_t *tc = tcache_enter();
+	prof_sample_alloc(q, span_bytes(s), tc ? tc->prof_uid : 0, ra);
+	tcache_leave(tc);
+	return q;
+}
+
 EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 {
 	if (!p)
@@ -298,15 +311,13 @@ EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 		break;
 	case SPAN_LARGE:
 		if (n > SMALL_MAX && align_up(n, PAGE_SIZE) <= LARGE_MAX && arena_large_resize(s, n))
-			return p;
+			return resampled(s, p, p, RA);
 		break;
 	default:
 		if (n > LARGE_MAX) {
 			void *q = huge_realloc(s, n);
-			if (q && q != p && s->samples)
-				prof_sample_move(s, p, q);
 			if (q)
-				return q;
+				return resampled(s, p, q, RA);
 		}
 	}
 	void *q = malloc_ra(n, RA);

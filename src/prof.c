@@ -49,6 +49,16 @@ void prof_init(void)
 	memcpy(ebb_prof_prefix, ebb_opt.prof_prefix, sizeof(ebb_opt.prof_prefix));
 }
 
+void prof_suspend(void)
+{
+	in_prof++;
+}
+
+void prof_resume(void)
+{
+	in_prof--;
+}
+
 /* ---- when to sample ---- */
 
 /* log(x) for x in (0, 1], without libm: x = m * 2^e, m in [1, 2), and
@@ -81,7 +91,9 @@ static uint64_t next_random(uint64_t *s)
 
 int64_t prof_next_wait(uint64_t *prng)
 {
-	if (!ebb_prof_on || !__atomic_load_n(&active, __ATOMIC_RELAXED))
+	/* Waits are drawn while sampling is paused too (prof_active is looked
+	 * at when a sample falls due), so switching it on takes effect at once. */
+	if (!ebb_prof_on)
 		return INT64_MAX;
 	unsigned lg = __atomic_load_n(&lg_sample, __ATOMIC_RELAXED);
 	if (lg == 0)
@@ -210,15 +222,6 @@ void prof_sample_free(span_t *s, void *p)
 	ebb_unlock(&link_lock);
 	if (rec)
 		prof_data_free(rec);
-}
-
-void prof_sample_move(span_t *s, void *from, void *to)
-{
-	ebb_lock(&link_lock);
-	for (prof_link_t *l = s->samples; l; l = l->next)
-		if (l->ptr == from)
-			l->ptr = to;
-	ebb_unlock(&link_lock);
 }
 
 /* ---- signal-triggered dumps ---- */

@@ -83,7 +83,7 @@ void prof_ctor(void);		/* from the library's constructor */
 void prof_at_exit(void);	/* from its destructor */
 
 /* Bytes until a thread's next sample: a fresh exponential draw with mean
- * 2^lg_prof_sample (INT64_MAX while sampling is off). */
+ * 2^lg_prof_sample (INT64_MAX without prof). */
 int64_t prof_next_wait(uint64_t *prng);
 /* Process-wide bookkeeping at each thread event: interval and high-water
  * dumps. bytes: allocated since the thread's last event. */
@@ -91,10 +91,13 @@ void prof_event(uint64_t bytes);
 /* Records block p (usize bytes) as sampled, allocated by thread uid, called
  * from caller_ra. Never inside an allocator lock. */
 void prof_sample_alloc(void *p, size_t usize, unsigned uid, const void *caller_ra);
-/* p, a sampled block of span s, is freed (or moved to q by realloc when q
- * is not NULL). */
+/* p, a sampled block of span s, is freed. */
 void prof_sample_free(struct span *s, void *p);
-void prof_sample_move(struct span *s, void *from, void *to);
+/* Allocations between these are the allocator's own (a thread it starts):
+ * never sampled. Nest. */
+void prof_suspend(void);
+void prof_resume(void);
+
 /* Work for the background thread: a dump asked for by a signal. */
 void prof_bg_work(void);
 

@@ -314,7 +314,7 @@ uint64_t prof_leak_report(unsigned lg_sample, const char *dump_name)
 				    exe, dump_name);
 	else
 		len += ebb_snprintf(text + len, sizeof(text) - len,
-				    "<ebbmalloc>: No dump was written (prof_prefix is empty)\n");
+				    "<ebbmalloc>: No dump was written (prof_prefix is empty or cannot be written)\n");
 	ebb_write_all(2, text, len);
 	return bytes;
 }

@@ -166,7 +166,9 @@ static void bg_start(void)
 	/* The thread must never take a signal meant for the program. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	prof_suspend();	/* its stack and TLS are ours, not the program's */
 	int err = pthread_create(&t, &attr, bg_main, NULL);
+	prof_resume();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err) {

@@ -199,7 +199,10 @@ bool tcache_event(tcache_t *tc)
 	bool sample = false;
 	tc->allocated += (uint64_t)elapsed;
 	tc->gc_left -= elapsed;
-	tc->sample_left -= elapsed;
+	/* INT64_MAX means sampling was off at the last draw: it stays the mark
+	 * that a collection should draw again (prof_active may be on now). */
+	if (tc->sample_left != INT64_MAX)
+		tc->sample_left -= elapsed;
 	if (tc->sample_left <= 0) {
 		/* The allocation that crossed the wait is the sample; the rest of
 		 * it is not carried over (the wait is memoryless anyway). */
