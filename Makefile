@@ -9,12 +9,16 @@ DESTDIR ?=
 WARN := -Wall -Wextra -Werror
 BASE_CFLAGS := -std=gnu11 -g -fPIC -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
 	-fvisibility=hidden -ftls-model=initial-exec -fno-semantic-interposition \
-	-fno-strict-aliasing
+	-fno-strict-aliasing -fno-omit-frame-pointer -momit-leaf-frame-pointer \
+	-foptimize-sibling-calls
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 # Bind our own calls locally and resolve every symbol at load time: the
 # allocator may be entered by the dynamic loader before lazy binding works.
-SO_LDFLAGS := -shared -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--no-undefined
+# libgcc's unwinder (heap-profile backtraces) is linked in and hidden, so
+# the library needs no libgcc_s and never interposes the program's own.
+SO_LDFLAGS := -shared -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--no-undefined \
+	-static-libgcc -Wl,--exclude-libs,ALL
 
 SRCS := $(sort $(wildcard src/*.c))
 # The unit tests link the allocator without the standard names, so the test
@@ -102,7 +106,15 @@ deps:
 check: deps
 	$(MAKE) test
 
+# The leak demo runs the printed jeprof command when jeprof is installed
+# (Debian: libjemalloc-dev); its dumps go to build/, not the source tree.
 demo: all programs
+	@echo "== finding a leak (bin/ebbmalloc --leak --prefix build/ebbmalloc-leak -- build/programs/prof_demo)"
+	@bin/ebbmalloc --leak --prefix build/ebbmalloc-leak -- build/programs/prof_demo 2>&1 | tee build/demo-leak.log
+	@cmd=$$(sed -n 's/^ebbmalloc: see where the leaked memory was allocated: //p' build/demo-leak.log); \
+	if [ -z "$$cmd" ]; then echo "(the launcher printed no jeprof command)"; \
+	elif command -v jeprof >/dev/null 2>&1; then echo "== $$cmd"; sh -c "$$cmd" 2>/dev/null; \
+	else echo "(jeprof is not installed: apt-get install libjemalloc-dev, then run: $$cmd)"; fi
 	@echo "== on glibc's malloc"
 	@build/programs/demo
 	@echo "== on ebbmalloc (bin/ebbmalloc --stats -- build/programs/demo)"

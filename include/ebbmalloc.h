@@ -84,6 +84,16 @@ int ebb_is_active(void);
 
 const char *ebb_version(void);
 
+/* Heap profiling (prof:true). Writes a heap_v2 profile to path, or with
+ * path NULL to <prof_prefix>.<pid>.<seq>.m<n>.heap. 0 on success, -1 when
+ * profiling is off or the file cannot be written. Safe to call from gdb:
+ *   gdb -p PID -batch -ex 'call ebb_prof_dump(0)' */
+int ebb_prof_dump(const char *path);
+/* Turns sampling on or off; returns the previous state. */
+bool ebb_prof_active(bool on);
+/* Forgets every sample and sets the mean sample interval to 2^lg_sample. */
+void ebb_prof_reset(unsigned lg_sample);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include "init.h"
 #include "msg.h"
 #include "pagemap.h"
+#include "prof.h"
 #include "tcache.h"
 
 #define EBB_EXPORT __attribute__((visibility("default")))
@@ -18,15 +19,15 @@
 /* Requests larger than this can never be met (and would overflow rounding). */
 #define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 30))
 
-static void *alloc_small(unsigned cls)
+/* ra: the return address into the program, for heap-profile stacks. */
+static void *alloc_small(unsigned cls, const void *ra)
 {
 	tcache_t *tc = tcache_enter();
 	void *p = NULL;
+	bool sample = false;
 	if (tc && tc->bins[cls].cap) {
 		tbin_t *b = &tc->bins[cls];
-		tc->event_left -= ebb_classes[cls].size;
-		if (tc->event_left < 0)
-			tcache_event(tc);
+		sample = tcache_count(tc, ebb_classes[cls].size);
 		if (!b->n) {
 			unsigned want = b->cap / 2 ? b->cap / 2 : 1;
 			b->n = (uint16_t)arena_refill(tc->arena, cls, b->items, want);
@@ -35,31 +36,46 @@ static void *alloc_small(unsigned cls)
 			p = b->items[--b->n];
 	} else {
 		arena_t *a = tc ? tc->arena : tcache_arena();
+		if (tc)
+			sample = tcache_count(tc, ebb_classes[cls].size);
 		if (!a || !arena_refill(a, cls, &p, 1))
 			p = NULL;
 	}
-	tcache_leave(tc);
 	if (!p) {
+		tcache_leave(tc);
 		errno = ENOMEM;
 		return NULL;
 	}
 	*(ebb_word_t *)p = 0;
+	if (unlikely(sample))
+		prof_sample_alloc(p, ebb_classes[cls].size, tc->prof_uid, ra);
+	tcache_leave(tc);
+	return p;
+}
+
+/* Large and huge blocks count towards the thread's events too. */
+static void *sampled_big(void *p, const void *ra)
+{
+	tcache_t *tc = tcache_enter();
+	if (p && tc && tcache_count(tc, span_bytes(pagemap_get(p))))
+		prof_sample_alloc(p, span_bytes(pagemap_get(p)), tc->prof_uid, ra);
+	tcache_leave(tc);
 	return p;
 }
 
 /* Every allocation that is not a thread-cache hit. align is a power of two. */
-static void *alloc_any(size_t n, size_t align)
+static void *alloc_any(size_t n, size_t align, const void *ra)
 {
 	ebb_ensure_init();
 	if (n == 0)
 		n = 1;
 	if (align <= 16) {
 		if (n <= SMALL_MAX)
-			return alloc_small(size_class(n));
+			return alloc_small(size_class(n), ra);
 	} else if (n <= SMALL_MAX && align <= PAGE_SIZE) {
 		unsigned c = size_class_aligned(n, align);
 		if (c < NCLASSES)
-			return alloc_small(c);
+			return alloc_small(c, ra);
 	}
 	if (n > REQUEST_MAX || align > REQUEST_MAX / 2) {
 		errno = ENOMEM;
@@ -70,17 +86,27 @@ static void *alloc_any(size_t n, size_t align)
 		void *p = a ? arena_large_alloc(a, n, align) : NULL;
 		if (!p)
 			errno = ENOMEM;
-		return p;
+		return sampled_big(p, ra);
 	}
-	return huge_alloc(n, align);
+	return sampled_big(huge_alloc(n, align), ra);
 }
 
+#define RA __builtin_return_address(0)
+
+/* Reached by a tail call from malloc: the return address is the
+ * program's. */
 static EBB_NOINLINE void *malloc_slow(size_t n)
 {
-	return alloc_any(n, 0);
+	return alloc_any(n, 0, RA);
 }
 
-EBB_EXPORT void *ebb_malloc(size_t n)
+static EBB_NOINLINE void *malloc_slow_from(size_t n, const void *ra)
+{
+	return alloc_any(n, 0, ra);
+}
+
+/* A thread-cache hit, or NULL. */
+EBB_INLINE void *malloc_hit(size_t n)
 {
 	tcache_t *tc = ebb_tc;
 	if (likely(n <= SMALL_MAX)) {
@@ -96,7 +122,26 @@ EBB_EXPORT void *ebb_malloc(size_t n)
 			return p;
 		}
 	}
-	return malloc_slow(n);
+	return NULL;
+}
+
+/* malloc for a caller that returns to ra (the program, for profiles). */
+EBB_INLINE void *malloc_ra(size_t n, const void *ra)
+{
+	void *p = malloc_hit(n);
+	return likely(p != NULL) ? p : malloc_slow_from(n, ra);
+}
+
+EBB_EXPORT void *ebb_malloc(size_t n)
+{
+	void *p = malloc_hit(n);
+	return likely(p != NULL) ? p : malloc_slow(n);
+}
+
+/* For C++ operator new: the stack starts at the caller of new. */
+void *ebb_malloc_from(size_t n, const void *ra)
+{
+	return malloc_ra(n, ra);
 }
 
 static __attribute__((noreturn, cold)) void bad_pointer(const char *fn, void *p, span_t *s)
@@ -154,7 +199,7 @@ static void free_small(span_t *s, void *p)
 	tcache_t *tc = tcache_enter();
 	if (unlikely(*(ebb_word_t *)p == ebb_free_key))
 		check_freed("free", tc, s, p);
-	if (tc && s->tag == tc->tag && tc->bins[s->cls].cap) {
+	if (tc && (s->tag & ~TAG_SAMPLED) == tc->tag && tc->bins[s->cls].cap) {
 		tbin_t *b = &tc->bins[s->cls];
 		if (b->n >= b->cap)
 			tcache_flush_bin(tc, s->cls, b->cap / 2);
@@ -174,6 +219,8 @@ static EBB_NOINLINE void free_slow(void *p)
 	if (!p)
 		return;
 	span_t *s = checked_span("free", p);
+	if (unlikely(__atomic_load_n(&s->samples, __ATOMIC_RELAXED) != NULL))
+		prof_sample_free(s, p);
 	switch (s->kind) {
 	case SPAN_SMALL:
 		free_small(s, p);
@@ -212,7 +259,7 @@ EBB_EXPORT void *ebb_calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = ebb_malloc(total);
+	void *p = malloc_ra(total, RA);
 	/* Huge blocks are fresh mappings, already zero. */
 	if (p && total <= LARGE_MAX)
 		memset(p, 0, total);
@@ -224,10 +271,23 @@ static size_t usable(span_t *s)
 	return s->kind == SPAN_SMALL ? s->size : span_bytes(s);
 }
 
+/* A sampled block resized in place (or moved by mremap) to q: recorded
+ * again with its new size, at this realloc's stack, as a moved block is. */
+static void *resampled(span_t *s, void *p, void *q, const void *ra)
+{
+	if (likely(!s->samples))
+		return q;
+	prof_sample_free(s, p);
+	tcache_t *tc = tcache_enter();
+	prof_sample_alloc(q, span_bytes(s), tc ? tc->prof_uid : 0, ra);
+	tcache_leave(tc);
+	return q;
+}
+
 EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 {
 	if (!p)
-		return ebb_malloc(n);
+		return malloc_ra(n, RA);
 	if (n == 0) {
 		/* glibc frees and returns NULL. */
 		ebb_free(p);
@@ -251,16 +311,16 @@ EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 		break;
 	case SPAN_LARGE:
 		if (n > SMALL_MAX && align_up(n, PAGE_SIZE) <= LARGE_MAX && arena_large_resize(s, n))
-			return p;
+			return resampled(s, p, p, RA);
 		break;
 	default:
 		if (n > LARGE_MAX) {
 			void *q = huge_realloc(s, n);
 			if (q)
-				return q;
+				return resampled(s, p, q, RA);
 		}
 	}
-	void *q = ebb_malloc(n);
+	void *q = malloc_ra(n, RA);
 	if (!q)
 		return NULL;
 	memcpy(q, p, n < old ? n : old);
@@ -286,12 +346,21 @@ EBB_EXPORT int ebb_posix_memalign(void **out, size_t align, size_t n)
 		return EINVAL;
 	}
 	int saved = errno;
-	void *p = alloc_any(n, align);
+	void *p = alloc_any(n, align, RA);
 	errno = saved;
 	if (!p)
 		return ENOMEM;
 	*out = p;
 	return 0;
+}
+
+void *ebb_aligned_alloc_from(size_t align, size_t n, const void *ra)
+{
+	if (!is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return alloc_any(n, align, ra);
 }
 
 EBB_EXPORT void *ebb_aligned_alloc(size_t align, size_t n)
@@ -301,7 +370,7 @@ EBB_EXPORT void *ebb_aligned_alloc(size_t align, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return alloc_any(n, align);
+	return alloc_any(n, align, RA);
 }
 
 EBB_EXPORT void *ebb_memalign(size_t align, size_t n)
@@ -317,12 +386,12 @@ EBB_EXPORT void *ebb_memalign(size_t align, size_t n)
 			a <<= 1;
 		align = a;
 	}
-	return alloc_any(n, align);
+	return alloc_any(n, align, RA);
 }
 
 EBB_EXPORT void *ebb_valloc(size_t n)
 {
-	return alloc_any(n, PAGE_SIZE);
+	return alloc_any(n, PAGE_SIZE, RA);
 }
 
 EBB_EXPORT void *ebb_pvalloc(size_t n)
@@ -331,7 +400,7 @@ EBB_EXPORT void *ebb_pvalloc(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_any(n ? align_up(n, PAGE_SIZE) : PAGE_SIZE, PAGE_SIZE);
+	return alloc_any(n ? align_up(n, PAGE_SIZE) : PAGE_SIZE, PAGE_SIZE, RA);
 }
 
 EBB_EXPORT size_t ebb_malloc_usable_size(void *p)

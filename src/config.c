@@ -67,6 +67,30 @@ static const conf_key_t conf_keys[] = {
 		"empty 4 MiB regions an arena keeps mapped (purged) for reuse"),
 	CONF_KEY(cgroup_memory, CONF_BOOL, 0, 0, "true",
 		"purge at once while the cgroup's memory use is near memory.high or memory.max"),
+	CONF_KEY(prof, CONF_BOOL, 0, 0, "false",
+		"sampled heap profiling"),
+	CONF_KEY(prof_active, CONF_BOOL, 0, 0, "true",
+		"sample from the start (ebb_prof_active switches it at run time)"),
+	CONF_KEY(lg_prof_sample, CONF_UNSIGNED, 0, 62, "19",
+		"mean bytes between samples, log2; 0 samples every allocation"),
+	CONF_KEY(prof_prefix, CONF_STRING, 0, 0, "jeprof",
+		"dump file prefix (may hold a directory); empty: no automatic dumps"),
+	CONF_KEY(lg_prof_interval, CONF_MS, 0, 62, "-1",
+		"dump every 2^value bytes allocated; -1 never"),
+	CONF_KEY(prof_gdump, CONF_BOOL, 0, 0, "false",
+		"dump when live memory reaches a new high-water mark (at most once a second)"),
+	CONF_KEY(prof_final, CONF_BOOL, 0, 0, "false",
+		"dump at exit"),
+	CONF_KEY(prof_leak, CONF_BOOL, 0, 0, "false",
+		"at exit, dump and print a leak summary (turns prof on)"),
+	CONF_KEY(prof_leak_error, CONF_BOOL, 0, 0, "false",
+		"like prof_leak, then exit with status 1 if anything leaked"),
+	CONF_KEY(prof_accum, CONF_BOOL, 0, 0, "false",
+		"also count every sampled allocation, freed or not"),
+	CONF_KEY(prof_signal, CONF_CHOICE, 0, 0, "off",
+		"off|SIGUSR1|SIGUSR2|SIGPROF|SIGURG: dump when this signal arrives"),
+	CONF_KEY(prof_unwind, CONF_CHOICE, 0, 0, "libgcc",
+		"libgcc|fp: backtraces by DWARF unwinding, or by frame pointers (faster, needs them)"),
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -317,7 +341,12 @@ static const conf_key_t *lookup(str_t key)
 }
 
 /* Returns 1 on error, 0 otherwise. */
-static int parse_segment(str_t seg, const char *source)
+static bool is_prof_key(str_t key)
+{
+	return (key.n >= 4 && !memcmp(key.p, "prof", 4)) || (key.n >= 7 && !memcmp(key.p, "lg_prof", 7));
+}
+
+static int parse_segment(str_t seg, const char *source, bool prof_only)
 {
 	char q1[80], q2[80];
 
@@ -327,6 +356,9 @@ static int parse_segment(str_t seg, const char *source)
 	const char *colon = memchr(seg.p, ':', seg.n);
 	str_t key = { seg.p, colon ? (size_t)(colon - seg.p) : 0 };
 	key = trim(key);
+	/* MALLOC_CONF belongs to jemalloc: of it we take only what we share. */
+	if (prof_only && (!colon || !is_prof_key(key)))
+		return 0;
 	if (!colon || !key.n) {
 		conf_error("%s: malformed option \"%s\" (expected key:value)",
 			source, quote(q1, sizeof(q1), seg));
@@ -346,7 +378,7 @@ static int parse_segment(str_t seg, const char *source)
 	return 0;
 }
 
-static int parse(const char *text, size_t len, const char *source)
+static int parse(const char *text, size_t len, const char *source, bool prof_only)
 {
 	int errors = 0;
 	const char *p = text, *end = text + len;
@@ -355,7 +387,7 @@ static int parse(const char *text, size_t len, const char *source)
 		source = "config";
 	for (;;) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
-		errors += parse_segment((str_t){ p, (size_t)((comma ? comma : end) - p) }, source);
+		errors += parse_segment((str_t){ p, (size_t)((comma ? comma : end) - p) }, source, prof_only);
 		if (!comma)
 			break;
 		p = comma + 1;
@@ -378,7 +410,12 @@ void conf_defaults(void)
 
 int conf_parse(const char *text, const char *source)
 {
-	return text ? parse(text, strlen(text), source) : 0;
+	return text ? parse(text, strlen(text), source, false) : 0;
+}
+
+int conf_parse_prof_only(const char *text, const char *source)
+{
+	return text ? parse(text, strlen(text), source, true) : 0;
 }
 
 void conf_print(void)
@@ -482,6 +519,11 @@ void conf_init(void)
 {
 	conf_defaults();
 	if (!conf_secure()) {
+		/* jemalloc users switch by changing LD_PRELOAD only; our own
+		 * variable, read second, wins. */
+		const char *m = conf_getenv("MALLOC_CONF");
+		if (m)
+			parse(m, strlen(m), "MALLOC_CONF", true);
 		const char *s = conf_getenv("EBBMALLOC_CONF");
 		if (s) {
 			size_t n = strlen(s);
@@ -491,12 +533,15 @@ void conf_init(void)
 			if (cut)
 				while (n && s[n - 1] != ',')
 					n--;
-			parse(s, n, "EBBMALLOC_CONF");
+			parse(s, n, "EBBMALLOC_CONF", false);
 			if (cut)
 				conf_error("EBBMALLOC_CONF: longer than %zu bytes; ignored the rest after byte %zu",
 					sizeof(env_value) - 1, n);
 		}
 	}
+	/* prof_leak alone is enough (jemalloc also wants prof_final). */
+	if (ebb_opt.prof_leak || ebb_opt.prof_leak_error)
+		ebb_opt.prof = ebb_opt.prof_final = ebb_opt.prof_leak = true;
 	if (ebb_opt.verbose)
 		conf_print();
 }

@@ -10,6 +10,7 @@
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
+#include "prof.h"
 #include "purge.h"
 #include "sizeclass.h"
 #include "tcache.h"
@@ -28,6 +29,7 @@ static void fork_prepare(void)
 {
 	ebb_lock(&init_lock);
 	tcache_fork_prepare();
+	prof_fork_prepare();
 	arena_fork_prepare();
 	meta_fork_prepare();
 	pagemap_fork_prepare();
@@ -38,6 +40,7 @@ static void fork_parent(void)
 	pagemap_fork_parent();
 	meta_fork_parent();
 	arena_fork_parent();
+	prof_fork_parent();
 	tcache_fork_parent();
 	ebb_unlock(&init_lock);
 }
@@ -47,6 +50,7 @@ static void fork_child(void)
 	pagemap_fork_child();
 	meta_fork_child();
 	arena_fork_child();
+	prof_fork_child();
 	tcache_fork_child();
 	purge_fork_child();
 	ebb_lock_reset(&init_lock);
@@ -66,6 +70,7 @@ void ebb_init_slow(void)
 	unsigned n = ebb_opt.narenas ? ebb_opt.narenas : os_usable_cpus(ebb_opt.cgroup_root);
 	ebb_narenas = n < 1 ? 1 : n > MAX_ARENAS ? MAX_ARENAS : n;
 	tcache_init_global();
+	prof_init();
 	__atomic_store_n(&ebb_ready, 1, __ATOMIC_RELEASE);
 	ebb_unlock(&init_lock);
 	/* pthread_atfork may allocate: register once we can serve that. */
@@ -76,12 +81,15 @@ void ebb_init_slow(void)
 __attribute__((constructor)) static void ebb_ctor(void)
 {
 	ebb_ensure_init();
+	prof_ctor();
 }
 
 __attribute__((destructor)) static void ebb_dtor(void)
 {
 	/* No new purging thread while the process is being torn down. */
 	__atomic_store_n(&ebb_exiting, 1, __ATOMIC_RELAXED);
+	if (ebb_ready)
+		prof_at_exit();
 	if (ebb_ready && ebb_opt.stats_print)
 		ebb_stats_at_exit();
 }

@@ -70,6 +70,7 @@ span_t *span_new(void)
 		s->listed = 0;
 		s->dirty = 0;
 		s->dnext = s->dprev = NULL;
+		s->samples = NULL;
 	}
 	return s;
 }

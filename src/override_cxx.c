@@ -16,6 +16,9 @@ void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
 #define EXPORT __attribute__((visibility("default")))
 
+void *ebb_malloc_from(size_t n, const void *ra);
+void *ebb_aligned_alloc_from(size_t align, size_t n, const void *ra);
+
 static void *new_fail(size_t n, size_t align, int nothrow)
 {
 	for (;;) {
@@ -34,36 +37,39 @@ static void *new_fail(size_t n, size_t align, int nothrow)
 	}
 }
 
-static inline void *op_new(size_t n, int nothrow)
+/* ra: where the program called new, where its heap-profile stack starts. */
+static inline __attribute__((always_inline)) void *op_new(size_t n, int nothrow, const void *ra)
 {
-	void *p = ebb_malloc(n);
+	void *p = ebb_malloc_from(n, ra);
 	return p ? p : new_fail(n, 0, nothrow);
 }
 
-static inline void *op_new_aligned(size_t n, size_t align, int nothrow)
+static inline __attribute__((always_inline)) void *op_new_aligned(size_t n, size_t align, int nothrow,
+								  const void *ra)
 {
-	/* aligned_alloc wants a size that is any value; ours accepts that. */
-	void *p = ebb_aligned_alloc(align, n);
+	void *p = ebb_aligned_alloc_from(align, n, ra);
 	return p ? p : new_fail(n, align, nothrow);
 }
 
+#define RA __builtin_return_address(0)
+
 typedef struct nothrow_t nothrow_t;
 
-EXPORT void *_Znwm(size_t n) { return op_new(n, 0); }
-EXPORT void *_Znam(size_t n) { return op_new(n, 0); }
-EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t) { (void)t; return op_new(n, 1); }
-EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t) { (void)t; return op_new(n, 1); }
-EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return op_new_aligned(n, a, 0); }
-EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return op_new_aligned(n, a, 0); }
+EXPORT void *_Znwm(size_t n) { return op_new(n, 0, RA); }
+EXPORT void *_Znam(size_t n) { return op_new(n, 0, RA); }
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t) { (void)t; return op_new(n, 1, RA); }
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t) { (void)t; return op_new(n, 1, RA); }
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return op_new_aligned(n, a, 0, RA); }
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return op_new_aligned(n, a, 0, RA); }
 EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const nothrow_t *t)
 {
 	(void)t;
-	return op_new_aligned(n, a, 1);
+	return op_new_aligned(n, a, 1, RA);
 }
 EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const nothrow_t *t)
 {
 	(void)t;
-	return op_new_aligned(n, a, 1);
+	return op_new_aligned(n, a, 1, RA);
 }
 
 EXPORT void _ZdlPv(void *p) { ebb_free(p); }

@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "msg.h"
 #include "os.h"
+#include "prof.h"
 #include "tcache.h"
 
 #define START_PAGES 256		/* dirty pages in one arena that start the thread */
@@ -113,6 +114,7 @@ static void *bg_main(void *arg)
 	prctl(PR_SET_NAME, "ebb-purger", 0, 0, 0);
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&bg_seq, __ATOMIC_SEQ_CST);
+		prof_bg_work();
 		uint64_t now = os_now_ns(), next;
 		bool pressure = purge_under_pressure();
 		/* A cache untouched for half the decay is idle: its blocks
@@ -137,6 +139,19 @@ static void *bg_main(void *arg)
 	return NULL;
 }
 
+static void bg_start(void);
+
+void purge_start(void)
+{
+	bg_start();
+}
+
+void purge_wake(void)
+{
+	__atomic_add_fetch(&bg_seq, 1, __ATOMIC_SEQ_CST);
+	os_futex_wake(&bg_seq, 1);
+}
+
 static void bg_start(void)
 {
 	int expect = BG_NONE;
@@ -151,7 +166,9 @@ static void bg_start(void)
 	/* The thread must never take a signal meant for the program. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	prof_suspend();	/* its stack and TLS are ours, not the program's */
 	int err = pthread_create(&t, &attr, bg_main, NULL);
+	prof_resume();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err) {

@@ -16,6 +16,10 @@ size_t purge_all(void);
 /* True when the cgroup's memory use is near its limit (cgroup_memory). */
 bool purge_under_pressure(void);
 bool purge_thread_running(void);
+/* Starts the background thread now (for signal-triggered dumps). */
+void purge_start(void);
+/* Wakes it (async-signal-safe). */
+void purge_wake(void);
 
 void purge_fork_child(void);
 

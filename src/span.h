@@ -20,6 +20,9 @@ enum span_kind {
 struct arena;
 struct region;
 
+/* In a slab's tag: it holds a sampled block, so frees take the slow path. */
+#define TAG_SAMPLED 0x80000000u
+
 typedef struct span {
 	/* Read by the free fast path: keep first. */
 	uintptr_t base;
@@ -42,6 +45,7 @@ typedef struct span {
 				 * slab: when a block was last freed into it */
 	size_t dirty;		/* free run: pages that may still be resident */
 	struct span *dnext, *dprev;	/* free run with dirty pages: arena's dirty list */
+	void *samples;		/* sampled blocks in this span (prof.c) */
 	uint64_t freemap[SLOTS_MAX / 64];	/* small: bit set = slot free */
 } span_t;
 

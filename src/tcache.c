@@ -11,6 +11,7 @@
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "prof.h"
 #include "purge.h"
 
 __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) = &ebb_tc_empty;
@@ -29,6 +30,8 @@ static unsigned nthreads, next_arena;
 static size_t tc_bytes;
 
 static void thread_exit(void *arg);
+static void arm(tcache_t *tc);
+static unsigned next_uid;
 
 void tcache_init_global(void)
 {
@@ -62,7 +65,7 @@ tcache_t *tcache_get(void)
 		pool = tc->next;
 	else
 		tc = meta_alloc(tc_bytes);
-	unsigned idx = next_arena++ % ebb_narenas;
+	unsigned idx = next_arena++ % ebb_narenas, uid = next_uid++;
 	ebb_unlock(&reg_lock);
 	arena_t *a = tc ? arena_get(idx) : NULL;
 	if (!a)
@@ -79,6 +82,10 @@ tcache_t *tcache_get(void)
 	tc->tag = a->tag;
 	tc->nremote = 0;
 	tc->allocated = 0;
+	tc->prng = os_random() | 1;
+	tc->prof_uid = uid;
+	tc->gc_left = EVENT_PERIOD;
+	tc->sample_left = prof_next_wait(&tc->prng);
 	tc->tid = (int)syscall(SYS_gettid);
 	tc->busy = 0;
 	tc->slot = &ebb_tc;
@@ -86,7 +93,7 @@ tcache_t *tcache_get(void)
 	tc->seen_sig = 0;
 	tc->seen_ns = 0;
 	own_tc = tc;
-	tc->event_left = EVENT_PERIOD;
+	arm(tc);
 	tc->live = 1;
 	ebb_lock(&reg_lock);
 	tc->prev = NULL;
@@ -180,17 +187,52 @@ void tcache_flush_all(tcache_t *tc)
 	tcache_remote_flush(tc);
 }
 
-void tcache_event(tcache_t *tc)
+static void arm(tcache_t *tc)
 {
-	tc->allocated += (uint64_t)(EVENT_PERIOD - tc->event_left);
-	tc->event_left = EVENT_PERIOD;
-	/* Blocks a thread stopped asking for go back to their slabs: each event
-	 * halves every bin, and a bin in steady use refills in one batch. */
-	for (unsigned c = 0; c < NCLASSES; c++)
-		if (tc->bins[c].n > 1)
-			tcache_flush_bin(tc, c, tc->bins[c].n / 2);
-	tcache_remote_flush(tc);
-	purge_tick();
+	tc->armed = tc->gc_left < tc->sample_left ? tc->gc_left : tc->sample_left;
+	tc->event_left = tc->armed;
+}
+
+bool tcache_event(tcache_t *tc)
+{
+	int64_t elapsed = tc->armed - tc->event_left;
+	bool sample = false;
+	tc->allocated += (uint64_t)elapsed;
+	tc->gc_left -= elapsed;
+	/* INT64_MAX means sampling was off at the last draw: it stays the mark
+	 * that a collection should draw again (prof_active may be on now). */
+	if (tc->sample_left != INT64_MAX)
+		tc->sample_left -= elapsed;
+	if (tc->sample_left <= 0) {
+		/* The allocation that crossed the wait is the sample; the rest of
+		 * it is not carried over (the wait is memoryless anyway). */
+		sample = ebb_prof_on;
+		tc->sample_left = prof_next_wait(&tc->prng);
+	}
+	if (tc->gc_left <= 0) {
+		tc->gc_left = EVENT_PERIOD;
+		/* A thread that stopped using a class returns its blocks: each
+		 * collection halves every bin; a bin in steady use refills in
+		 * one batch. */
+		for (unsigned c = 0; c < NCLASSES; c++)
+			if (tc->bins[c].n > 1)
+				tcache_flush_bin(tc, c, tc->bins[c].n / 2);
+		tcache_remote_flush(tc);
+		purge_tick();
+		/* prof_active may have been switched on since the last draw. */
+		if (tc->sample_left == INT64_MAX)
+			tc->sample_left = prof_next_wait(&tc->prng);
+	}
+	arm(tc);
+	if (ebb_prof_on)
+		prof_event((uint64_t)elapsed);
+	return sample;
+}
+
+bool tcache_count(tcache_t *tc, size_t bytes)
+{
+	tc->event_left -= (int64_t)bytes;
+	return tc->event_left < 0 && tcache_event(tc);
 }
 
 bool tcache_holds(tcache_t *tc, unsigned cls, void *p)
@@ -215,7 +257,7 @@ uint64_t tcache_allocated_total(void)
 	uint64_t sum = 0;
 	ebb_lock(&reg_lock);
 	for (tcache_t *tc = registry; tc; tc = tc->next)
-		sum += tc->allocated + (uint64_t)(EVENT_PERIOD - tc->event_left);
+		sum += tc->allocated + (uint64_t)(tc->armed - tc->event_left);
 	ebb_unlock(&reg_lock);
 	return sum;
 }

@@ -27,6 +27,12 @@ typedef struct tcache {
 	arena_t *arena;
 	struct tcache *next, *prev;	/* registry of live caches */
 	uint64_t allocated;	/* bytes allocated by this thread, at events */
+	/* The event counter stands for whichever comes first: */
+	int64_t armed;		/* what event_left was set to */
+	int64_t gc_left;	/* bytes until the next cache collection */
+	int64_t sample_left;	/* bytes until the next heap-profile sample */
+	uint64_t prng;
+	unsigned prof_uid;	/* this thread's number in heap profiles */
 	unsigned nremote;
 	void *remote[REMOTE_MAX];	/* blocks of other arenas, to hand back */
 	/* Reclaiming an idle thread's cache (see tcache_reclaim_idle). */
@@ -80,7 +86,12 @@ void tcache_flush_bin(tcache_t *tc, unsigned cls, unsigned keep);
 void tcache_flush_all(tcache_t *tc);
 void tcache_remote_add(tcache_t *tc, void *p);
 void tcache_remote_flush(tcache_t *tc);
-void tcache_event(tcache_t *tc);
+/* The event counter went negative: collect, and tell whether the
+ * allocation that crossed it is to be sampled. */
+bool tcache_event(tcache_t *tc);
+/* Counts bytes allocated outside the cache (large, huge, uncached); true
+ * when that allocation is to be sampled. */
+bool tcache_count(tcache_t *tc, size_t bytes);
 /* True when p sits in this thread's cache (a double free). */
 bool tcache_holds(tcache_t *tc, unsigned cls, void *p);
 unsigned tcache_thread_count(void);

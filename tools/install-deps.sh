@@ -9,7 +9,8 @@ pkgs=(
 	libcmocka-dev				# unit tests
 	valgrind gdb				# memcheck runs, debugging crashes
 	python3 perl sqlite3 git file procps	# e2e tests and real-program workloads
-	libjemalloc2 libjemalloc-dev		# allocators we compare against
+	libjemalloc2 libjemalloc-dev		# allocators we compare against; jeprof (heap profiles)
+	binutils				# objdump, nm, addr2line: jeprof's symbolizers
 	libtcmalloc-minimal4 libmimalloc2.0
 	gnuplot-nox				# benchmark plots
 )

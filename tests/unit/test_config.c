@@ -198,6 +198,36 @@ static void test_ms(void **state)
 }
 
 /* A choice takes one of its listed words, exactly. */
+/* MALLOC_CONF is jemalloc's: only the profiling keys are ours, the rest is
+ * ignored without a word; EBBMALLOC_CONF, read after it, wins. */
+static void test_malloc_conf(void **state)
+{
+	(void)state;
+	ebb_options_t d = defaults();
+	capture_start();
+	assert_int_equal(conf_parse_prof_only("narenas:7,prof:true,lg_prof_sample:0,background_thread:false,"
+					      "prof_prefix:/tmp/x,bogus:1,oops", SRC), 0);
+	assert_string_equal(capture_end(), "");
+	assert_true(ebb_opt.prof);
+	assert_int_equal(ebb_opt.lg_prof_sample, 0);
+	assert_string_equal(ebb_opt.prof_prefix, "/tmp/x");
+	assert_int_equal(ebb_opt.narenas, d.narenas);
+	assert_int_equal(ebb_opt.background_thread, d.background_thread);
+	/* A bad value of one of ours still warns. */
+	capture_start();
+	assert_int_equal(conf_parse_prof_only("lg_prof_sample:99", SRC), 1);
+	assert_non_null(strstr(capture_end(), "lg_prof_sample"));
+	/* prof_leak alone turns on prof and the final dump. */
+	setenv("MALLOC_CONF", "prof_leak:true,lg_prof_sample:3", 1);
+	setenv("EBBMALLOC_CONF", "lg_prof_sample:5", 1);
+	conf_init();
+	unsetenv("MALLOC_CONF");
+	unsetenv("EBBMALLOC_CONF");
+	assert_true(ebb_opt.prof && ebb_opt.prof_final && ebb_opt.prof_leak);
+	assert_int_equal(ebb_opt.lg_prof_sample, 5);
+	conf_defaults();
+}
+
 static void test_choice(void **state)
 {
 	(void)state;
@@ -602,7 +632,19 @@ static const char default_print[] =
 	PFX "option background_thread = true\n"
 	PFX "option purge = dontneed\n"
 	PFX "option retain_regions = 1\n"
-	PFX "option cgroup_memory = true\n";
+	PFX "option cgroup_memory = true\n"
+	PFX "option prof = false\n"
+	PFX "option prof_active = true\n"
+	PFX "option lg_prof_sample = 19\n"
+	PFX "option prof_prefix = jeprof\n"
+	PFX "option lg_prof_interval = -1\n"
+	PFX "option prof_gdump = false\n"
+	PFX "option prof_final = false\n"
+	PFX "option prof_leak = false\n"
+	PFX "option prof_leak_error = false\n"
+	PFX "option prof_accum = false\n"
+	PFX "option prof_signal = off\n"
+	PFX "option prof_unwind = libgcc\n";
 
 static void test_print(void **state)
 {
@@ -628,7 +670,19 @@ static void test_print(void **state)
 		PFX "option background_thread = false\n"
 		PFX "option purge = free\n"
 		PFX "option retain_regions = 0\n"
-		PFX "option cgroup_memory = false\n");
+		PFX "option cgroup_memory = false\n"
+		PFX "option prof = false\n"
+		PFX "option prof_active = true\n"
+		PFX "option lg_prof_sample = 19\n"
+		PFX "option prof_prefix = jeprof\n"
+		PFX "option lg_prof_interval = -1\n"
+		PFX "option prof_gdump = false\n"
+		PFX "option prof_final = false\n"
+		PFX "option prof_leak = false\n"
+		PFX "option prof_leak_error = false\n"
+		PFX "option prof_accum = false\n"
+		PFX "option prof_signal = off\n"
+		PFX "option prof_unwind = libgcc\n");
 }
 
 static void init_with(const char *conf)
@@ -663,7 +717,7 @@ static void test_init(void **state)
 
 	/* verbose prints every option, after the parse. */
 	init_with("verbose:true,narenas:5");
-	assert_int_equal(lines(out), 12);
+	assert_int_equal(lines(out), 24);
 	assert_non_null(strstr(out, PFX "option narenas = 5\n"));
 	assert_non_null(strstr(out, PFX "option verbose = true\n"));
 }
@@ -735,6 +789,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ms),
 		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_malloc_conf),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_unsigned),

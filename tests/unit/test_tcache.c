@@ -175,9 +175,10 @@ static void test_event(void **state)
 	for (int i = 0; i < 10; i++)
 		ebb_free(p[i]);
 	uint64_t before = tc->allocated, total = tcache_allocated_total();
-	int64_t used = EVENT_PERIOD - tc->event_left;
+	int64_t used = tc->armed - tc->event_left;
+	tc->gc_left = used;	/* a collection is due now */
 	tcache_event(tc);
-	assert_int_equal(tc->bins[cls].n, 5);	/* each event halves every bin */
+	assert_int_equal(tc->bins[cls].n, 5);	/* each collection halves every bin */
 	assert_int_equal(tc->allocated, before + (uint64_t)used);
 	assert_int_equal(tc->event_left, EVENT_PERIOD);
 	assert_int_equal(tcache_allocated_total(), total);

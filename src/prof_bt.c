@@ -1,0 +1,82 @@
+/* Backtraces for sampled allocations. The default walks DWARF unwind tables
+ * with libgcc's unwinder, linked into the library and hidden, so programs
+ * built without frame pointers work and nothing is looked up with dlsym.
+ * prof_unwind:fp follows frame pointers instead: much cheaper, but only as
+ * good as the program's -fno-omit-frame-pointer. */
+#include <unwind.h>
+
+#include "config.h"
+#include "prof.h"
+
+/* Frames inside the allocator sit above the caller: keep some room. */
+#define RAW_MAX (PROF_BT_MAX + 16)
+
+typedef struct {
+	uintptr_t *pc;
+	unsigned n;
+} walk_t;
+
+static _Unwind_Reason_Code one_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	walk_t *w = arg;
+	if (w->n >= RAW_MAX)
+		return _URC_END_OF_STACK;
+	uintptr_t ip = _Unwind_GetIP(ctx);
+	if (!ip)
+		return _URC_END_OF_STACK;
+	w->pc[w->n++] = ip;
+	return _URC_NO_REASON;
+}
+
+static unsigned walk_dwarf(uintptr_t *pc)
+{
+	walk_t w = { pc, 0 };
+	_Unwind_Backtrace(one_frame, &w);
+	return w.n;
+}
+
+/* Each frame starts with the caller's frame pointer, then the return
+ * address. Stop at anything that does not look like a frame further up the
+ * same stack. */
+static unsigned walk_fp(uintptr_t *pc)
+{
+	uintptr_t *fp = __builtin_frame_address(0);
+	unsigned n = 0;
+	while (fp && n < RAW_MAX && !((uintptr_t)fp & 7)) {
+		uintptr_t ret = fp[1];
+		uintptr_t *next = (uintptr_t *)fp[0];
+		if (!ret)
+			break;
+		pc[n++] = ret;
+		if (next <= fp || (uintptr_t)next - (uintptr_t)fp > ((uintptr_t)1 << 24))
+			break;
+		fp = next;
+	}
+	return n;
+}
+
+unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
+{
+	uintptr_t raw[RAW_MAX];
+	unsigned n = ebb_opt.prof_unwind == PROF_UNWIND_FP ? walk_fp(raw) : walk_dwarf(raw);
+	/* The program's frames start at the return address of its call into
+	 * the allocator; everything before it is ours. */
+	unsigned first = 0;
+	while (first < n && raw[first] != (uintptr_t)caller_ra)
+		first++;
+	if (first == n) {
+		/* Not found (a frame the walker could not see): start with the
+		 * caller itself. */
+		raw[0] = (uintptr_t)caller_ra;
+		first = 0;
+		n = 1;
+	}
+	unsigned depth = 0;
+	for (unsigned i = first; i < n && depth < PROF_BT_MAX; i++)
+		bt->pc[depth++] = raw[i];
+	/* jeprof takes frame 0 as a PC and the others as return addresses: make
+	 * frame 0 point into the call instruction. */
+	bt->pc[0] -= 1;
+	bt->depth = depth;
+	return depth;
+}
