@@ -12,15 +12,12 @@
 #   names audit_failure with its 1000 x 256 bytes.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/prof_lib.sh"
 
 need jeprof objdump nm addr2line
 launcher=$root/bin/ebbmalloc
 [ -x "$launcher" ] || { echo "FAIL setup: $launcher is missing (run make)"; exit 1; }
 need_prog prof_leak prof_demo
-
-flat() {	# flat FUNC FILE: jeprof --text's flat column for FUNC
-	awk -v f="$1" '$6 == f && $2 ~ /%$/ { v = $1 } END { print v + 0 }' "$2"
-}
 
 mkdir "$tmp/work" "$tmp/elsewhere" "$tmp/out"
 cd "$tmp/work"
