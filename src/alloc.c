@@ -356,6 +356,7 @@ EBB_EXPORT int ebb_posix_memalign(void **out, size_t align, size_t n)
 
 void *ebb_aligned_alloc_from(size_t align, size_t n, const void *ra)
 {
+	/* C17: the alignment must be valid; glibc >= 2.38 rejects non powers of two. */
 	if (!is_pow2(align)) {
 		errno = EINVAL;
 		return NULL;
@@ -365,12 +366,7 @@ void *ebb_aligned_alloc_from(size_t align, size_t n, const void *ra)
 
 EBB_EXPORT void *ebb_aligned_alloc(size_t align, size_t n)
 {
-	/* C17: the alignment must be valid; glibc >= 2.38 rejects non powers of two. */
-	if (!is_pow2(align)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return alloc_any(n, align, RA);
+	return ebb_aligned_alloc_from(align, n, RA);
 }
 
 EBB_EXPORT void *ebb_memalign(size_t align, size_t n)

@@ -124,7 +124,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 	return (ssize_t)n;
 }
 
-static bool parse_u64(const char **s, uint64_t *out)
+bool os_parse_u64(const char **s, uint64_t *out)
 {
 	const char *p = *s;
 	uint64_t v = 0;
@@ -148,7 +148,7 @@ unsigned os_cpus_from(unsigned affinity, const char *cpu_max)
 	/* "max 100000" means no quota; "150000 100000" means 1.5 CPUs. */
 	const char *p = cpu_max;
 	uint64_t quota, period;
-	if (parse_u64(&p, &quota) && *p == ' ' && (p++, parse_u64(&p, &period)) && period) {
+	if (os_parse_u64(&p, &quota) && *p == ' ' && (p++, os_parse_u64(&p, &period)) && period) {
 		uint64_t q = quota / period + (quota % period != 0);
 		if (q < 1)
 			q = 1;

@@ -42,6 +42,9 @@ void os_futex_wait(uint32_t *addr, uint32_t val);
 void os_futex_wait_timeout(uint32_t *addr, uint32_t val, uint64_t ns);
 /* The process's cgroup v2 directory under cgroup_root; false if none. */
 bool os_cgroup_dir(const char *cgroup_root, char *out, size_t cap);
+/* Reads a decimal number at *s, moving *s past it; false if there is none
+ * or it overflows. */
+bool os_parse_u64(const char **s, uint64_t *out);
 /* Reads a small file into buf (NUL-terminated): bytes read, or -1. */
 ssize_t os_read_file(const char *path, char *buf, size_t cap);
 void os_futex_wake(uint32_t *addr, int n);

@@ -52,14 +52,8 @@ static bool read_u64_file(const char *dir, const char *name, uint64_t *out)
 		*out = UINT64_MAX;
 		return true;
 	}
-	uint64_t v = 0;
 	const char *p = buf;
-	if (*p < '0' || *p > '9')
-		return false;
-	while (*p >= '0' && *p <= '9')
-		v = v * 10 + (uint64_t)(*p++ - '0');
-	*out = v;
-	return true;
+	return os_parse_u64(&p, out);
 }
 
 bool purge_under_pressure(void)

@@ -22,13 +22,12 @@ static size_t process_rss(void)
 	char buf[128];
 	if (os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
 		return 0;
-	const char *p = buf;
-	while (*p && *p != ' ')
-		p++;
-	size_t pages = 0;
-	for (p++; *p >= '0' && *p <= '9'; p++)
-		pages = pages * 10 + (size_t)(*p - '0');
-	return pages * os_page_size();
+	/* "size resident ...", in pages */
+	const char *p = buf + strcspn(buf, " ");
+	uint64_t pages;
+	if (*p != ' ' || (p++, !os_parse_u64(&p, &pages)))
+		return 0;
+	return (size_t)pages * os_page_size();
 }
 
 EBB_EXPORT void ebb_stats_get(ebb_stats_t *t)

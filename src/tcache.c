@@ -305,12 +305,10 @@ static bool task_view(int tid, task_view_t *v)
 	if (!st || !vol || !inv)
 		return false;
 	v->state = st[8];
-	v->switches = 0;
-	for (const char *p = vol + 25; *p >= '0' && *p <= '9'; p++)
-		v->switches = v->switches * 10 + (uint64_t)(*p - '0');
-	uint64_t n = 0;
-	for (const char *p = inv + 28; *p >= '0' && *p <= '9'; p++)
-		n = n * 10 + (uint64_t)(*p - '0');
+	const char *pv = vol + 25, *pn = inv + 28;
+	uint64_t n;
+	if (!os_parse_u64(&pv, &v->switches) || !os_parse_u64(&pn, &n))
+		return false;
 	v->switches += n << 32;
 	ebb_snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
 	if (os_read_file(path, buf, sizeof(buf)) <= 0)
