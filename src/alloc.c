@@ -25,15 +25,17 @@ static void *alloc_small(unsigned cls, const void *ra)
 	tcache_t *tc = tcache_enter();
 	void *p = NULL;
 	bool sample = false;
-	if (tc && tc->bins[cls].cap) {
+	if (tc && tbin_cap(&tc->bins[cls])) {
 		tbin_t *b = &tc->bins[cls];
-		sample = tcache_count(tc, ebb_classes[cls].size);
-		if (!b->n) {
-			unsigned want = b->cap / 2 ? b->cap / 2 : 1;
-			b->n = (uint16_t)arena_refill(tc->arena, cls, b->items, want);
+		/* The counter is never negative outside malloc_hit, which counted
+		 * this allocation already when it found the counter crossed. */
+		sample = tc->event_left < 0 ? tcache_event(tc) : tcache_count(tc, ebb_classes[cls].size);
+		if (b->top == b->lo) {
+			unsigned want = tbin_cap(b) / 2 ? tbin_cap(b) / 2 : 1;
+			b->top = b->lo + arena_refill(tc->arena, cls, b->lo, want);
 		}
-		if (b->n)
-			p = b->items[--b->n];
+		if (b->top != b->lo)
+			p = *--b->top;
 	} else {
 		arena_t *a = tc ? tc->arena : tcache_arena();
 		if (tc)
@@ -46,7 +48,7 @@ static void *alloc_small(unsigned cls, const void *ra)
 		errno = ENOMEM;
 		return NULL;
 	}
-	*(ebb_word_t *)p = 0;
+	block_clear_mark(p);
 	if (unlikely(sample))
 		prof_sample_alloc(p, ebb_classes[cls].size, tc->prof_uid, ra);
 	tcache_leave(tc);
@@ -109,16 +111,21 @@ static EBB_NOINLINE void *malloc_slow_from(size_t n, const void *ra)
 EBB_INLINE void *malloc_hit(size_t n)
 {
 	tcache_t *tc = ebb_tc;
-	if (likely(n <= SMALL_MAX)) {
-		unsigned c = size_class(n);
-		tbin_t *b = &tc->bins[c];
-		unsigned k = b->n;
-		int64_t left = tc->event_left - (int64_t)b->size;
-		if (likely(k != 0 && left >= 0)) {
-			tc->event_left = left;
-			b->n = (uint16_t)(k - 1);
-			void *p = b->items[k - 1];
-			*(ebb_word_t *)p = 0;
+	tbin_t *b;
+	if (likely(n <= LUT_MAX))
+		b = (tbin_t *)((char *)tc + ebb_bin_lut[n]);
+	else if (n <= SMALL_MAX)
+		b = &tc->bins[size_class(n)];
+	else
+		return NULL;
+	void **top = b->top;
+	if (likely(top != b->lo)) {
+		/* Counted even when it crosses: the slow path knows (alloc_small). */
+		tc->event_left -= b->size;
+		if (likely(tc->event_left >= 0)) {
+			b->top = top - 1;
+			void *p = top[-1];
+			block_clear_mark(p);
 			return p;
 		}
 	}
@@ -169,12 +176,10 @@ static span_t *checked_span(const char *fn, void *p)
 	if (!s || !span_contains(s, a))
 		bad_pointer(fn, p, s);
 	switch (s->kind) {
-	case SPAN_SMALL: {
-		uintptr_t off = a - s->base;
-		if (off >= s->limit || (((off * s->recip) >> 32) * s->size) != off)
+	case SPAN_SMALL:
+		if (slot_index(a - s->base, s->inv, s->shift) >= s->nslots)
 			bad_pointer(fn, p, s);
 		return s;
-	}
 	case SPAN_LARGE:
 	case SPAN_HUGE:
 		if (a != s->base)
@@ -197,16 +202,16 @@ static __attribute__((cold)) void check_freed(const char *fn, tcache_t *tc, span
 static void free_small(span_t *s, void *p)
 {
 	tcache_t *tc = tcache_enter();
-	if (unlikely(*(ebb_word_t *)p == ebb_free_key))
+	if (unlikely(block_marked_free(p)))
 		check_freed("free", tc, s, p);
-	if (tc && (s->tag & ~TAG_SAMPLED) == tc->tag && tc->bins[s->cls].cap) {
+	if (tc && (span_tag(s) & ~TAG_SAMPLED) == tc->tag && tbin_cap(&tc->bins[s->cls])) {
 		tbin_t *b = &tc->bins[s->cls];
-		if (b->n >= b->cap)
-			tcache_flush_bin(tc, s->cls, b->cap / 2);
-		*(ebb_word_t *)p = ebb_free_key;
-		b->items[b->n++] = p;
-	} else if (tc && tc->bins[s->cls].cap) {
-		*(ebb_word_t *)p = ebb_free_key;
+		if (b->top >= b->hi)
+			tcache_flush_bin(tc, s->cls, tbin_cap(b) / 2);
+		block_mark_free(p);
+		*b->top++ = p;
+	} else if (tc && tbin_cap(&tc->bins[s->cls])) {
+		block_mark_free(p);
 		tcache_remote_add(tc, p);
 	} else {
 		arena_flush(s->arena, s->cls, &p, 1);
@@ -235,19 +240,18 @@ static EBB_NOINLINE void free_slow(void *p)
 
 EBB_EXPORT void ebb_free(void *p)
 {
-	span_t *s = pagemap_get(p);
+	span_t *s = pagemap_lookup(p);
 	tcache_t *tc = ebb_tc;
-	if (likely(s != NULL && s->tag == tc->tag)) {
-		uintptr_t off = (uintptr_t)p - s->base;
-		tbin_t *b = &tc->bins[s->cls];
-		unsigned k = b->n;
-		if (likely(off < s->limit && (((off * s->recip) >> 32) * s->size) == off && k < b->cap &&
-			   *(ebb_word_t *)p != ebb_free_key)) {
-			*(ebb_word_t *)p = ebb_free_key;
-			b->items[k] = p;
-			b->n = (uint16_t)(k + 1);
-			return;
-		}
+	/* One compare checks the tag, that p is in the slab, and that it is
+	 * the start of a slot (see span_t.key and slot_index). */
+	uint64_t off = (uintptr_t)p - s->key + tc->tag_bits;
+	tbin_t *b = (tbin_t *)((char *)tc + s->binoff);
+	void **top = b->top;
+	if (likely(slot_index(off, s->inv, s->shift) < s->nslots && top < b->hi && !block_marked_free(p))) {
+		block_mark_free(p);
+		*top = p;
+		b->top = top + 1;
+		return;
 	}
 	free_slow(p);
 }
@@ -294,7 +298,7 @@ EBB_EXPORT void *ebb_realloc(void *p, size_t n)
 		return NULL;
 	}
 	span_t *s = checked_span("realloc", p);
-	if (s->kind == SPAN_SMALL && unlikely(*(ebb_word_t *)p == ebb_free_key)) {
+	if (s->kind == SPAN_SMALL && unlikely(block_marked_free(p))) {
 		tcache_t *tc = tcache_enter();
 		check_freed("realloc", tc, s, p);
 		tcache_leave(tc);

@@ -11,6 +11,7 @@
 #include "os.h"
 #include "pagemap.h"
 #include "purge.h"
+#include "tcache.h"
 
 arena_t *ebb_arenas[MAX_ARENAS];
 unsigned ebb_narenas = 1;
@@ -53,6 +54,10 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	s->cls = (uint8_t)cls;
 	s->size = ci->size;
 	s->recip = ci->recip;
+	s->inv = ci->inv;
+	s->shift = ci->shift;
+	s->nslots = ci->slots;
+	s->binoff = tcache_bin_offset(cls);
 	s->slots = ci->slots;
 	s->limit = ci->slots * ci->size;
 	s->nfree = ci->slots;
@@ -65,14 +70,14 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	if (ci->slots % 64)
 		s->freemap[ci->slots / 64] = ((uint64_t)1 << (ci->slots % 64)) - 1;
 	s->kind = SPAN_SMALL;
-	__atomic_store_n(&s->tag, a->tag, __ATOMIC_RELEASE);
+	span_set_tag(s, a->tag);
 	return s;
 }
 
 /* freed_ns: when the slab became empty (0: now), so its decay starts then. */
 static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 {
-	s->tag = 0;
+	s->key = 0;
 	if (s->purged)
 		__atomic_sub_fetch(&a->slab_purged, (size_t)__builtin_popcount(s->purged), __ATOMIC_RELAXED);
 	ebb_lock(&a->lock);
@@ -309,7 +314,7 @@ void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, ui
 			} else if (nempty < 8) {
 				/* Released after the loop: a later item of this batch
 				 * may still name this slab (a double free to report). */
-				s->tag = 0;
+				s->key = 0;
 				empty[nempty++] = s;
 			} else {
 				partial_push(b, s);

@@ -65,7 +65,7 @@ span_t *span_new(void)
 		/* Other threads may read a stale descriptor at any time: keep the
 		 * fields a reader checks (kind, base) consistent while reusing it. */
 		__atomic_store_n(&s->kind, SPAN_UNUSED, __ATOMIC_RELAXED);
-		s->tag = 0;
+		s->key = 0;
 		s->next = s->prev = NULL;
 		s->listed = 0;
 		s->dirty = 0;
@@ -77,7 +77,7 @@ span_t *span_new(void)
 
 void span_delete(span_t *s)
 {
-	s->tag = 0;
+	s->key = 0;
 	ebb_lock(&meta_lock);
 	s->next = NULL;
 	if (unused_tail)

@@ -37,7 +37,7 @@ static void dirty_unlink(arena_t *a, span_t *s)
 static void run_insert(arena_t *a, span_t *s)
 {
 	s->kind = SPAN_FREE;
-	s->tag = 0;
+	s->key = 0;
 	size_t n = s->npages;
 	s->prev = NULL;
 	s->next = a->runs[n];
@@ -236,7 +236,7 @@ static void insert_merged(arena_t *a, span_t *s)
 
 void ph_free(arena_t *a, span_t *s, uint64_t freed_ns)
 {
-	s->tag = 0;
+	s->key = 0;
 	/* A slab's pages given back while it was in use are clean already. */
 	s->dirty = s->npages - (s->kind == SPAN_SMALL ? (size_t)__builtin_popcount(s->purged) : 0);
 	s->purged = 0;

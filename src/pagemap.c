@@ -3,25 +3,33 @@
 #include "lock.h"
 #include "os.h"
 
-struct span **ebb_pagemap[PM_TOP_LEN];
+pagemap_t ebb_pm;
 static ebb_lock_t leaf_lock = EBB_LOCK_INIT;
+
+static uintptr_t offset_of(const void *p) { return p ? (uintptr_t)p - (uintptr_t)&ebb_pm : 0; }
+
+uintptr_t *pagemap_leaf(uintptr_t p)
+{
+	uintptr_t off = __atomic_load_n(&ebb_pm.top[(p >> PM_LEAF_SHIFT) & (PM_TOP_LEN - 1)], __ATOMIC_ACQUIRE);
+	return off ? (uintptr_t *)((uintptr_t)&ebb_pm + off) : NULL;
+}
 
 bool pagemap_reserve(uintptr_t p, size_t size)
 {
 	if (p + size < p || ((p + size - 1) >> PM_VA_BITS))
 		return false;
 	for (uintptr_t i = p >> PM_LEAF_SHIFT; i <= (p + size - 1) >> PM_LEAF_SHIFT; i++) {
-		if (__atomic_load_n(&ebb_pagemap[i], __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&ebb_pm.top[i], __ATOMIC_ACQUIRE))
 			continue;
 		ebb_lock(&leaf_lock);
-		if (!ebb_pagemap[i]) {
+		if (!ebb_pm.top[i]) {
 			/* Sparse: only pages of the leaf that map live spans get committed. */
-			void *leaf = os_map_sparse(PM_LEAF_LEN * sizeof(struct span *));
+			void *leaf = os_map_sparse(PM_LEAF_LEN * sizeof(uintptr_t));
 			if (!leaf) {
 				ebb_unlock(&leaf_lock);
 				return false;
 			}
-			__atomic_store_n(&ebb_pagemap[i], (struct span **)leaf, __ATOMIC_RELEASE);
+			__atomic_store_n(&ebb_pm.top[i], offset_of(leaf), __ATOMIC_RELEASE);
 		}
 		ebb_unlock(&leaf_lock);
 	}
@@ -30,7 +38,7 @@ bool pagemap_reserve(uintptr_t p, size_t size)
 
 void pagemap_set(uintptr_t p, struct span *s)
 {
-	ebb_pagemap[p >> PM_LEAF_SHIFT][(p >> PAGE_SHIFT) & (PM_LEAF_LEN - 1)] = s;
+	pagemap_leaf(p)[(p >> PAGE_SHIFT) & (PM_LEAF_LEN - 1)] = offset_of(s);
 }
 
 void pagemap_set_range(uintptr_t p, size_t size, struct span *s)

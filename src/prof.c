@@ -187,7 +187,7 @@ void prof_sample_alloc(void *p, size_t usize, unsigned uid, const void *caller_r
 			s->samples = l;
 			/* Frees of this slab's blocks now leave the fast path. */
 			if (s->kind == SPAN_SMALL)
-				__atomic_or_fetch(&s->tag, TAG_SAMPLED, __ATOMIC_RELEASE);
+				__atomic_or_fetch(&s->key, (uint64_t)TAG_SAMPLED << TAG_SHIFT, __ATOMIC_RELEASE);
 			rec = NULL;
 		}
 		ebb_unlock(&link_lock);
@@ -217,7 +217,7 @@ void prof_sample_free(span_t *s, void *p)
 		spare_links = l;
 	}
 	if (!s->samples && s->kind == SPAN_SMALL)
-		__atomic_and_fetch(&s->tag, ~TAG_SAMPLED, __ATOMIC_RELEASE);
+		__atomic_and_fetch(&s->key, ~((uint64_t)TAG_SAMPLED << TAG_SHIFT), __ATOMIC_RELEASE);
 	prof_sample_t *rec = l ? l->rec : NULL;
 	ebb_unlock(&link_lock);
 	if (rec)

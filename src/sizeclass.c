@@ -41,6 +41,12 @@ void sizeclass_init(size_t tcache_max)
 		class_info_t *ci = &ebb_classes[c];
 		ci->size = class_bytes(c);
 		ci->recip = (uint32_t)((((uint64_t)1 << 32) + ci->size - 1) / ci->size);
+		ci->shift = (uint8_t)__builtin_ctz(ci->size);
+		uint64_t odd = ci->size >> ci->shift, inv = odd;
+		/* Newton's iteration doubles the correct low bits: 3, 6, ..., 96. */
+		for (int i = 0; i < 5; i++)
+			inv *= 2 - odd * inv;
+		ci->inv = inv;
 		pick_slab(ci);
 		/* Thread caches hold at most 16 KiB per class (1 to 64 blocks):
 		 * what an idle thread keeps is bounded by about 1 MiB. */

@@ -14,6 +14,8 @@
 typedef struct {
 	uint32_t size;	/* bytes per object */
 	uint32_t recip;	/* ceil(2^32 / size): offset -> slot index by multiply */
+	uint8_t shift;	/* size = odd << shift */
+	uint64_t inv;	/* inverse of the odd part, mod 2^64 (see slot_index) */
 	uint16_t pages;	/* slab length */
 	uint16_t slots;	/* objects per slab */
 	uint16_t tcache_cap;
@@ -32,6 +34,18 @@ EBB_INLINE unsigned size_class(size_t n)
 	unsigned sh = lg - 3;
 	unsigned k = (unsigned)((n - ((size_t)1 << lg) + ((size_t)1 << sh) - 1) >> sh);
 	return 8 + (lg - 7) * 8 + k - 1;
+}
+
+/* Slot number of a block at byte offset off of its slab, or a number of
+ * at least 2^49 when off is not a multiple of the size (negative offsets
+ * included): multiplying by the inverse of the size's odd part divides
+ * exact multiples and scatters everything else high, and the rotation
+ * brings the bits a multiple of 2^shift must have clear to the top. So one
+ * compare against the slot count checks range and alignment at once. */
+EBB_INLINE uint64_t slot_index(uint64_t off, uint64_t inv, unsigned shift)
+{
+	uint64_t q = off * inv;
+	return (q >> shift) | (q << ((64 - shift) & 63));
 }
 
 /* Smallest class holding n bytes whose blocks are all aligned to align

@@ -20,13 +20,23 @@ enum span_kind {
 struct arena;
 struct region;
 
+/* A slab's tag is its arena's number + 1; 0 for every other span. */
+#define TAG_SHIFT 48
 /* In a slab's tag: it holds a sampled block, so frees take the slow path. */
-#define TAG_SAMPLED 0x80000000u
+#define TAG_SAMPLED 0x8000u
 
 typedef struct span {
 	/* Read by the free fast path: keep first. */
 	uintptr_t base;
-	uint32_t tag;		/* small slab: its arena's tag; else 0 */
+	/* base | tag << TAG_SHIFT for a slab, else 0. The free fast path
+	 * subtracts it from the pointer plus its cache's tag << TAG_SHIFT: a
+	 * tag that differs leaves an offset of 2^48 or more, which fails the
+	 * same compare as a pointer outside the slab. */
+	uint64_t key;
+	uintptr_t binoff;	/* small: where its class's bin sits in a thread cache */
+	uint64_t inv;		/* small: see slot_index */
+	uint64_t nslots;	/* small: slots, as wide as slot_index's result */
+	uint8_t shift;
 	uint32_t limit;		/* small slab: slots * size */
 	uint32_t recip;
 	uint32_t size;
@@ -48,6 +58,17 @@ typedef struct span {
 	void *samples;		/* sampled blocks in this span (prof.c) */
 	uint64_t freemap[SLOTS_MAX / 64];	/* small: bit set = slot free */
 } span_t;
+
+EBB_INLINE uint32_t span_tag(const span_t *s)
+{
+	return (uint32_t)(__atomic_load_n(&s->key, __ATOMIC_RELAXED) >> TAG_SHIFT);
+}
+
+/* Published last when a slab is made: release pairs with remote readers. */
+EBB_INLINE void span_set_tag(span_t *s, uint32_t tag)
+{
+	__atomic_store_n(&s->key, s->base | (uint64_t)tag << TAG_SHIFT, __ATOMIC_RELEASE);
+}
 
 EBB_INLINE size_t span_bytes(const span_t *s) { return s->npages << PAGE_SHIFT; }
 

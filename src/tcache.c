@@ -15,12 +15,15 @@
 #include "purge.h"
 
 __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) = &ebb_tc_empty;
-tcache_t ebb_tc_empty = { .tag = TAG_NONE };
-tcache_t ebb_tc_dead = { .tag = TAG_NONE };
-tcache_t ebb_tc_parked = { .tag = TAG_NONE };
+#define NO_TAG .tag = TAG_NONE, .tag_bits = (uint64_t)TAG_NONE << TAG_SHIFT
+tcache_t ebb_tc_empty = { NO_TAG };
+tcache_t ebb_tc_dead = { NO_TAG };
+tcache_t ebb_tc_parked = { NO_TAG };
 /* The thread's own cache, while ebb_tc points at ebb_tc_parked. */
 static __thread tcache_t *own_tc __attribute__((tls_model("initial-exec")));
-uintptr_t ebb_free_key;
+/* Until init fills it in, every size leads to bin 0, which is empty in the
+ * sentinel cache a thread starts with: malloc before init goes slow. */
+uint16_t ebb_bin_lut[LUT_MAX + 1] = { [0 ... LUT_MAX] = offsetof(tcache_t, bins) };
 
 static pthread_key_t exit_key;
 static bool exit_key_ok;
@@ -39,7 +42,8 @@ void tcache_init_global(void)
 	for (unsigned c = 0; c < NCLASSES; c++)
 		slots += ebb_classes[c].tcache_cap;
 	tc_bytes = sizeof(tcache_t) + slots * sizeof(void *);
-	ebb_free_key = (uintptr_t)os_random() | 1;
+	for (size_t n = 0; n <= LUT_MAX; n++)
+		ebb_bin_lut[n] = (uint16_t)tcache_bin_offset(size_class(n));
 	exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
 }
 
@@ -72,14 +76,14 @@ tcache_t *tcache_get(void)
 		return NULL;
 	void **slot = tc->storage;
 	for (unsigned c = 0; c < NCLASSES; c++) {
-		tc->bins[c].n = 0;
-		tc->bins[c].cap = ebb_classes[c].tcache_cap;
+		tc->bins[c].lo = tc->bins[c].top = slot;
+		slot += ebb_classes[c].tcache_cap;
+		tc->bins[c].hi = slot;
 		tc->bins[c].size = ebb_classes[c].size;
-		tc->bins[c].items = slot;
-		slot += tc->bins[c].cap;
 	}
 	tc->arena = a;
 	tc->tag = a->tag;
+	tc->tag_bits = (uint64_t)a->tag << TAG_SHIFT;
 	tc->nremote = 0;
 	tc->allocated = 0;
 	tc->prng = os_random() | 1;
@@ -142,13 +146,14 @@ arena_t *tcache_arena(void)
 void tcache_flush_bin(tcache_t *tc, unsigned cls, unsigned keep)
 {
 	tbin_t *b = &tc->bins[cls];
-	if (b->n <= keep)
+	unsigned n = tbin_count(b);
+	if (n <= keep)
 		return;
 	/* The oldest blocks, at the bottom of the stack, go back. */
-	unsigned out = b->n - keep;
-	arena_flush(tc->arena, cls, b->items, out);
-	memmove(b->items, b->items + out, keep * sizeof(void *));
-	b->n = keep;
+	unsigned out = n - keep;
+	arena_flush(tc->arena, cls, b->lo, out);
+	memmove(b->lo, b->lo + out, keep * sizeof(void *));
+	b->top = b->lo + keep;
 }
 
 void tcache_remote_flush(tcache_t *tc)
@@ -215,8 +220,8 @@ bool tcache_event(tcache_t *tc)
 		 * collection halves every bin; a bin in steady use refills in
 		 * one batch. */
 		for (unsigned c = 0; c < NCLASSES; c++)
-			if (tc->bins[c].n > 1)
-				tcache_flush_bin(tc, c, tc->bins[c].n / 2);
+			if (tbin_count(&tc->bins[c]) > 1)
+				tcache_flush_bin(tc, c, tbin_count(&tc->bins[c]) / 2);
 		tcache_remote_flush(tc);
 		purge_tick();
 		/* prof_active may have been switched on since the last draw. */
@@ -238,8 +243,8 @@ bool tcache_count(tcache_t *tc, size_t bytes)
 bool tcache_holds(tcache_t *tc, unsigned cls, void *p)
 {
 	tbin_t *b = &tc->bins[cls];
-	for (unsigned i = 0; i < b->n; i++)
-		if (b->items[i] == p)
+	for (void **q = b->lo; q < b->top; q++)
+		if (*q == p)
 			return true;
 	for (unsigned i = 0; i < tc->nremote; i++)
 		if (tc->remote[i] == p)
@@ -270,7 +275,8 @@ size_t tcache_cached_bytes(void)
 	ebb_lock(&reg_lock);
 	for (tcache_t *tc = registry; tc; tc = tc->next) {
 		for (unsigned c = 0; c < NCLASSES; c++)
-			sum += (size_t)__atomic_load_n(&tc->bins[c].n, __ATOMIC_RELAXED) * tc->bins[c].size;
+			sum += (size_t)(__atomic_load_n(&tc->bins[c].top, __ATOMIC_RELAXED) - tc->bins[c].lo) *
+			       tc->bins[c].size;
 	}
 	ebb_unlock(&reg_lock);
 	return sum;
@@ -282,7 +288,7 @@ static uint64_t signature(const tcache_t *tc)
 	uint64_t sig = (uint64_t)__atomic_load_n(&tc->event_left, __ATOMIC_RELAXED) * 31 +
 		       __atomic_load_n(&tc->nremote, __ATOMIC_RELAXED);
 	for (unsigned c = 0; c < NCLASSES; c++)
-		sig = sig * 1000003 + __atomic_load_n(&tc->bins[c].n, __ATOMIC_RELAXED);
+		sig = sig * 1000003 + (uintptr_t)__atomic_load_n(&tc->bins[c].top, __ATOMIC_RELAXED);
 	return sig;
 }
 
@@ -344,10 +350,11 @@ static size_t steal(tcache_t *tc, uint64_t idle_since)
 	}
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		tbin_t *b = &tc->bins[c];
-		bytes += (size_t)b->n * b->size;
-		if (b->n)
-			arena_flush_at(tc->arena, c, b->items, b->n, idle_since);
-		b->n = 0;
+		unsigned n = tbin_count(b);
+		bytes += (size_t)n * b->size;
+		if (n)
+			arena_flush_at(tc->arena, c, b->lo, n, idle_since);
+		b->top = b->lo;
 	}
 	tcache_remote_flush(tc);
 	tc->seen_sig = signature(tc);
@@ -371,7 +378,7 @@ size_t tcache_reclaim_idle(uint64_t now, uint64_t idle_ns)
 		}
 		size_t held = tc->nremote;
 		for (unsigned c = 0; c < NCLASSES && !held; c++)
-			held += tc->bins[c].n;
+			held += tbin_count(&tc->bins[c]);
 		if (held && now - tc->seen_ns >= idle_ns)
 			bytes += steal(tc, tc->seen_ns);
 	}

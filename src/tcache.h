@@ -12,15 +12,22 @@
  * profiling samples later share the same counter). */
 #define EVENT_PERIOD ((int64_t)1 << 20)
 
+/* A stack of cached blocks: lo[0] .. top[-1], room up to hi. A class that
+ * is not cached has lo == top == hi, which both fast paths treat as
+ * "go slow" without a test of their own. */
 typedef struct tbin {
-	uint16_t n;
-	uint16_t cap;
+	void **top;
+	void **lo;
+	void **hi;
 	uint32_t size;	/* of the class: malloc's event count needs it */
-	void **items;
 } tbin_t;
+
+EBB_INLINE unsigned tbin_count(const tbin_t *b) { return (unsigned)(b->top - b->lo); }
+EBB_INLINE unsigned tbin_cap(const tbin_t *b) { return (unsigned)(b->hi - b->lo); }
 
 typedef struct tcache {
 	int64_t event_left;	/* bytes until the next event */
+	uint64_t tag_bits;	/* tag << TAG_SHIFT (see span_t.key) */
 	uint32_t tag;		/* small frees of spans with this tag stay here */
 	uint32_t live;		/* 1 for a thread's own cache */
 	tbin_t bins[NCLASSES];
@@ -44,15 +51,28 @@ typedef struct tcache {
 	void *storage[];
 } tcache_t;
 
-#define TAG_NONE UINT32_MAX
+/* Of the sentinel caches: no slab has it. */
+#define TAG_NONE 0xffffu
 
 extern __thread tcache_t *ebb_tc __attribute__((tls_model("initial-exec"))) EBB_HIDDEN;
 extern tcache_t ebb_tc_empty EBB_HIDDEN;	/* before a thread's first call */
 extern tcache_t ebb_tc_dead EBB_HIDDEN;	/* after its exit handler ran */
 extern tcache_t ebb_tc_parked EBB_HIDDEN;	/* emptied by the purger while idle */
-/* Written into the first word of a cached free block: a free() that finds
- * it there is probably a double free, which the slow path then confirms. */
-extern uintptr_t ebb_free_key EBB_HIDDEN;
+/* Byte offset of each class's bin in a cache, for every size up to
+ * LUT_MAX: malloc's fast path goes from size to bin in one load. */
+extern uint16_t ebb_bin_lut[LUT_MAX + 1] EBB_HIDDEN;
+
+EBB_INLINE size_t tcache_bin_offset(unsigned cls) { return offsetof(tcache_t, bins) + cls * sizeof(tbin_t); }
+
+/* Written into the first 4 bytes of a cached free block: a free() that
+ * finds it there is probably a double free, which the slow path then
+ * confirms (so a program storing the same value only costs time). A
+ * constant fits in the compare and store instructions themselves. */
+#define FREE_MARK 0xeb0ff4eeu
+typedef uint32_t __attribute__((may_alias)) ebb_mark_t;
+EBB_INLINE bool block_marked_free(const void *p) { return *(const ebb_mark_t *)p == FREE_MARK; }
+EBB_INLINE void block_mark_free(void *p) { *(ebb_mark_t *)p = FREE_MARK; }
+EBB_INLINE void block_clear_mark(void *p) { *(ebb_mark_t *)p = 0; }
 
 /* The calling thread's cache, creating it; NULL when it cannot have one
  * (exiting thread or no memory): callers then go to the arena directly. */

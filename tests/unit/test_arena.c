@@ -188,7 +188,7 @@ static void test_refill_flush(void **state)
 			assert_true((char *)out[i - 1] == (char *)out[i] + ci->size);
 	}
 	assert_int_equal(s->kind, SPAN_SMALL);
-	assert_int_equal(s->tag, a->tag);
+	assert_int_equal(span_tag(s), a->tag);
 	assert_int_equal(s->cls, cls);
 	assert_int_equal(s->base, (uintptr_t)out[9]);
 	assert_int_equal(s->nfree, ci->slots - 10);

@@ -42,7 +42,7 @@ static void test_no_cache(void **state)
 		assert_false(slot_free(p));
 		ebb_free(p);
 		assert_true(slot_free(p));	/* back in the bitmap at once */
-		assert_int_equal(ebb_tc->bins[size_class(n)].n, 0);
+		assert_int_equal(tbin_count(&ebb_tc->bins[size_class(n)]), 0);
 	}
 	char *z = ebb_calloc(100, 10);
 	for (int i = 0; i < 1000; i++)

@@ -15,10 +15,7 @@
 /* Fake descriptors: the page map only stores the pointers. */
 static span_t fake[4];
 
-static struct span **leaf_of(uintptr_t a)
-{
-	return ebb_pagemap[(a >> PM_LEAF_SHIFT) & (PM_TOP_LEN - 1)];
-}
+static uintptr_t *leaf_of(uintptr_t a) { return pagemap_leaf(a); }
 
 static void test_geometry(void **state)
 {
@@ -73,7 +70,7 @@ static void test_reserve_set_get(void **state)
 	assert_null(pagemap_get((void *)(a + 2 * PAGE_SIZE + GIB)));
 
 	/* Reserving again keeps the leaves and their contents. */
-	struct span **l = leaf_of(a);
+	uintptr_t *l = leaf_of(a);
 	assert_true(pagemap_reserve(a, PAGE_SIZE));
 	assert_ptr_equal(leaf_of(a), l);
 	assert_ptr_equal(pagemap_get((void *)a), &fake[0]);

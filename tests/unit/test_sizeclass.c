@@ -98,6 +98,32 @@ static void test_reciprocal(void **state)
 	}
 }
 
+/* The free fast path's single compare: slot_index(off) < slots exactly when
+ * off is a slot's start, for offsets below, inside and past the slab, and
+ * for offsets carrying another tag (multiples of 2^48 added). */
+static void test_slot_index(void **state)
+{
+	(void)state;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		const class_info_t *ci = &ebb_classes[c];
+		int64_t end = (int64_t)ci->slots * ci->size;
+		assert_int_equal(ci->size, (ci->size >> ci->shift) << ci->shift);
+		assert_true((ci->size >> ci->shift) & 1);
+		for (int64_t o = -4 * (int64_t)ci->size; o < end + 4 * (int64_t)ci->size; o++) {
+			uint64_t q = slot_index((uint64_t)o, ci->inv, ci->shift);
+			bool slot = o >= 0 && o < end && o % ci->size == 0;
+			if ((q < ci->slots) != slot || (slot && q != (uint64_t)o / ci->size))
+				fail_msg("class %u (%u B): offset %lld gives %llu", c, ci->size, (long long)o,
+					 (unsigned long long)q);
+		}
+		for (uint64_t k = 1; k < 0x10000; k += 7) {
+			uint64_t o = (uint64_t)(ci->size * (k % ci->slots));
+			assert_true(slot_index(o + (k << 48), ci->inv, ci->shift) >= ci->slots);
+			assert_true(slot_index(o - (k << 48), ci->inv, ci->shift) >= ci->slots);
+		}
+	}
+}
+
 static void test_slab_geometry(void **state)
 {
 	(void)state;
@@ -166,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_exhaustive),
 		cmocka_unit_test(test_waste),
 		cmocka_unit_test(test_reciprocal),
+		cmocka_unit_test(test_slot_index),
 		cmocka_unit_test(test_slab_geometry),
 		cmocka_unit_test(test_aligned),
 		cmocka_unit_test(test_tcache_cap),
