@@ -26,13 +26,17 @@ typedef struct bin {
 } __attribute__((aligned(64))) bin_t;
 
 #define RUN_BUCKETS (REGION_PAGES + 1)
+enum { RUNS_CLEAN, RUNS_DIRTY };
 
 typedef struct arena {
 	unsigned index;
 	uint32_t tag;
 	ebb_lock_t lock;	/* the page heap */
-	span_t *runs[RUN_BUCKETS];	/* free runs by exact length */
-	uint64_t runmap[(RUN_BUCKETS + 63) / 64];
+	/* Free runs by exact length, apart by whether they may be resident:
+	 * allocation takes dirty ones first, so RSS does not grow while freed
+	 * pages wait for the purger. */
+	span_t *runs[2][RUN_BUCKETS];	/* [RUNS_CLEAN or RUNS_DIRTY][pages] */
+	uint64_t runmap[2][(RUN_BUCKETS + 63) / 64];
 	region_t *regions;
 	region_t *region_cache;	/* descriptors of unmapped regions, for reuse */
 	size_t nregions;

@@ -39,12 +39,13 @@ static void run_insert(arena_t *a, span_t *s)
 	s->kind = SPAN_FREE;
 	s->key = 0;
 	size_t n = s->npages;
+	unsigned d = s->dirty ? RUNS_DIRTY : RUNS_CLEAN;
 	s->prev = NULL;
-	s->next = a->runs[n];
+	s->next = a->runs[d][n];
 	if (s->next)
 		s->next->prev = s;
-	a->runs[n] = s;
-	a->runmap[n / 64] |= (uint64_t)1 << (n % 64);
+	a->runs[d][n] = s;
+	a->runmap[d][n / 64] |= (uint64_t)1 << (n % 64);
 	a->free_pages += n;
 	if (n == s->region->npages)
 		a->empty_regions++;
@@ -58,14 +59,15 @@ static void run_insert(arena_t *a, span_t *s)
 static void run_remove(arena_t *a, span_t *s)
 {
 	size_t n = s->npages;
+	unsigned d = s->dirty ? RUNS_DIRTY : RUNS_CLEAN;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		a->runs[n] = s->next;
+		a->runs[d][n] = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	if (!a->runs[n])
-		a->runmap[n / 64] &= ~((uint64_t)1 << (n % 64));
+	if (!a->runs[d][n])
+		a->runmap[d][n / 64] &= ~((uint64_t)1 << (n % 64));
 	a->free_pages -= n;
 	if (n == s->region->npages)
 		a->empty_regions--;
@@ -74,11 +76,11 @@ static void run_remove(arena_t *a, span_t *s)
 	s->next = s->prev = NULL;
 }
 
-/* Smallest non-empty bucket holding runs of at least n pages. */
-static size_t run_find(arena_t *a, size_t n)
+/* Smallest non-empty bucket of kind d holding runs of at least n pages. */
+static size_t run_find(arena_t *a, unsigned d, size_t n)
 {
-	for (size_t w = n / 64; w < sizeof(a->runmap) / sizeof(a->runmap[0]); w++) {
-		uint64_t bits = a->runmap[w];
+	for (size_t w = n / 64; w < sizeof(a->runmap[d]) / sizeof(a->runmap[d][0]); w++) {
+		uint64_t bits = a->runmap[d][w];
 		if (w == n / 64)
 			bits &= ~(uint64_t)0 << (n % 64);
 		if (bits)
@@ -173,13 +175,19 @@ span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages)
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t b = run_find(a, need);
+	/* Resident pages first: reusing them costs no page faults and no RSS. */
+	unsigned d = RUNS_DIRTY;
+	size_t b = run_find(a, d, need);
+	if (!b) {
+		d = RUNS_CLEAN;
+		b = run_find(a, d, need);
+	}
 	if (!b) {
 		if (!region_add(a))
 			return NULL;
-		b = run_find(a, need);
+		b = run_find(a, d, need);
 	}
-	span_t *s = a->runs[b];
+	span_t *s = a->runs[d][b];
 	run_remove(a, s);
 	if (align_pages > 1) {
 		uintptr_t want = align_up(s->base, align_pages << PAGE_SHIFT);
@@ -353,12 +361,11 @@ size_t ph_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 	}
 	/* Empty clean regions beyond the retained ones (left when a purged run
 	 * merged into a clean neighbour) go too. */
-	for (span_t *s = a->runs[REGION_PAGES], *nx; s && a->empty_regions > ebb_opt.retain_regions; s = nx) {
+	for (span_t *s = a->runs[RUNS_CLEAN][REGION_PAGES], *nx; s && a->empty_regions > ebb_opt.retain_regions;
+	     s = nx) {
 		nx = s->next;
-		if (!s->dirty) {
-			run_remove(a, s);
-			region_unmap(a, s);
-		}
+		run_remove(a, s);
+		region_unmap(a, s);
 	}
 	ebb_unlock(&a->lock);
 	if (next)

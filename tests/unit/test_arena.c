@@ -428,9 +428,10 @@ static void race_child(void *arg)
 	pthread_join(t[1], NULL);
 	arena_t *a = race_arena;
 	size_t counted = 0;
-	for (size_t b = 1; b < RUN_BUCKETS; b++)
-		for (span_t *s = a->runs[b]; s; s = s->next)
-			counted += b;
+	for (unsigned d = RUNS_CLEAN; d <= RUNS_DIRTY; d++)
+		for (size_t b = 1; b < RUN_BUCKETS; b++)
+			for (span_t *s = a->runs[d][b]; s; s = s->next)
+				counted += b;
 	if (counted != a->free_pages || a->free_pages + a->slab_pages + a->large_pages != a->nregions * REGION_PAGES)
 		_exit(4);
 }

@@ -55,6 +55,12 @@ static bool resize(arena_t *a, span_t *s, size_t n)
 	return ok;
 }
 
+/* The first free run of n pages: dirty ones are looked at first. */
+static span_t *run_head(arena_t *a, size_t n)
+{
+	return a->runs[RUNS_DIRTY][n] ? a->runs[RUNS_DIRTY][n] : a->runs[RUNS_CLEAN][n];
+}
+
 static void assert_mapped_to(span_t *s)
 {
 	for (uintptr_t p = s->base; p < s->base + span_bytes(s); p += PG)
@@ -69,10 +75,13 @@ static void check_heap(arena_t *a, size_t used)
 	for (region_t *r = a->regions; r; r = r->next)
 		nreg++;
 	assert_int_equal(nreg, a->nregions);
-	for (size_t b = 1; b < RUN_BUCKETS; b++) {
-		bool bit = (a->runmap[b / 64] >> (b % 64)) & 1;
-		assert_int_equal(bit, a->runs[b] != NULL);
-		for (span_t *s = a->runs[b]; s; s = s->next) {
+	for (size_t i = 0; i < 2 * RUN_BUCKETS; i++) {
+		unsigned d = i / RUN_BUCKETS;
+		size_t b = i % RUN_BUCKETS;
+		bool bit = (a->runmap[d][b / 64] >> (b % 64)) & 1;
+		assert_int_equal(bit, a->runs[d][b] != NULL);
+		for (span_t *s = a->runs[d][b]; s; s = s->next) {
+			assert_int_equal(d, s->dirty ? RUNS_DIRTY : RUNS_CLEAN);
 			region_t *r = s->region;
 			uintptr_t end = s->base + span_bytes(s);
 			assert_int_equal(s->npages, b);
@@ -108,7 +117,7 @@ static void test_alloc_free(void **state)
 	check_heap(a, 1);
 	give(a, s);
 	check_heap(a, 0);
-	assert_non_null(a->runs[REGION_PAGES]);	/* whole again */
+	assert_non_null(run_head(a, REGION_PAGES));	/* whole again */
 	assert_int_equal(a->nregions, 1);	/* the last region is kept */
 }
 
@@ -126,15 +135,15 @@ static void test_coalesce(void **state)
 	assert_int_equal(t->base, b1 + 30 * PG);
 	check_heap(a, 42);
 	give(a, s2);	/* neighbours in use: stays 10 */
-	assert_int_equal(a->runs[10]->base, b1 + 10 * PG);
+	assert_int_equal(run_head(a, 10)->base, b1 + 10 * PG);
 	check_heap(a, 32);
 	give(a, s1);	/* merges forward */
-	assert_null(a->runs[10]);
-	assert_int_equal(a->runs[20]->base, b1);
+	assert_null(run_head(a, 10));
+	assert_int_equal(run_head(a, 20)->base, b1);
 	check_heap(a, 22);
 	give(a, s3);	/* merges backward */
-	assert_null(a->runs[20]);
-	assert_int_equal(a->runs[30]->base, b1);
+	assert_null(run_head(a, 20));
+	assert_int_equal(run_head(a, 30)->base, b1);
 	check_heap(a, 12);
 	/* The exact fit is the merged run, not the big tail. */
 	span_t *m = take(a, 30, 1);
@@ -148,15 +157,15 @@ static void test_coalesce(void **state)
 	assert_int_equal(s1->base, b1);
 	give(a, s1);
 	give(a, s3);
-	assert_non_null(a->runs[10]);
+	assert_non_null(run_head(a, 10));
 	check_heap(a, 22);
 	give(a, s2);
-	assert_int_equal(a->runs[30]->base, b1);
+	assert_int_equal(run_head(a, 30)->base, b1);
 	check_heap(a, 12);
 	give(a, g);
 	give(a, t);
 	check_heap(a, 0);
-	assert_non_null(a->runs[REGION_PAGES]);
+	assert_non_null(run_head(a, REGION_PAGES));
 }
 
 static void test_best_fit(void **state)
@@ -238,12 +247,12 @@ static void test_resize(void **state)
 	assert_true(resize(a, s, 20));	/* no change */
 	assert_true(resize(a, s, 4));	/* the tail becomes a free run */
 	assert_int_equal(s->npages, 4);
-	assert_int_equal(a->runs[16]->base, base + 4 * PG);
+	assert_int_equal(run_head(a, 16)->base, base + 4 * PG);
 	assert_int_equal(pagemap_get((void *)(base + 4 * PG))->kind, SPAN_FREE);
 	check_heap(a, 9);
 	assert_false(resize(a, s, 21));	/* 16 free pages are not 17 */
 	assert_true(resize(a, s, 20));	/* uses the whole run */
-	assert_null(a->runs[16]);
+	assert_null(run_head(a, 16));
 	assert_mapped_to(s);
 	check_heap(a, 25);
 	give(a, n);
@@ -306,6 +315,30 @@ static void test_regions(void **state)
 	check_heap(a, 0);
 }
 
+/* Resident free pages are reused before clean ones, even where a clean run
+ * would fit better: they cost no page faults and no RSS. */
+static void test_dirty_first(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	span_t *g1 = take(a, 1, 1), *c = take(a, 5, 1), *g2 = take(a, 1, 1), *d = take(a, 20, 1);
+	span_t *g3 = take(a, 1, 1);
+	uint64_t next;
+	give(a, c);
+	ph_purge(a, UINT64_MAX, &next);	/* c: an exact, clean fit for 5 pages */
+	assert_ptr_equal(a->runs[RUNS_CLEAN][5], pagemap_get((void *)c->base));
+	give(a, d);
+	assert_non_null(a->runs[RUNS_DIRTY][20]);
+	span_t *s = take(a, 5, 1);
+	assert_int_equal(s->base, d->base);
+	check_heap(a, 8);
+	give(a, s);
+	give(a, g1);
+	give(a, g2);
+	give(a, g3);
+	check_heap(a, 0);
+}
+
 static void test_purge(void **state)
 {
 	(void)state;
@@ -342,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_aligned),
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_regions),
+		cmocka_unit_test(test_dirty_first),
 		cmocka_unit_test(test_purge),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
