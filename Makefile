@@ -76,11 +76,24 @@ build/libebbasan.a: $(ASAN_OBJS)
 
 build/unit/%: tests/unit/%.c build/libebbtest.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< build/libebbtest.a -lcmocka -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter %.o,$^) build/libebbtest.a -lcmocka -lpthread
 
 build/unit-asan/%: tests/unit/%.c build/libebbasan.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< build/libebbasan.a -lcmocka -lpthread
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< $(filter %.o,$^) build/libebbasan.a -lcmocka -lpthread
+
+# test_prof_unwind walks code built without frame pointers, as most
+# distributions build theirs: its call chains are an object of their own.
+build/unit/unwind_chains.o: tests/unit/unwind_chains.c tests/unit/unwind_chains.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fomit-frame-pointer -c $< -o $@
+
+build/unit-asan/unwind_chains.o: tests/unit/unwind_chains.c tests/unit/unwind_chains.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -fomit-frame-pointer -c $< -o $@
+
+build/unit/test_prof_unwind: build/unit/unwind_chains.o
+build/unit-asan/test_prof_unwind: build/unit-asan/unwind_chains.o
 
 build/programs/%: tests/programs/%.c include/ebbmalloc.h
 	@mkdir -p $(@D)

@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "prof_unwind.h"
 #include "purge.h"
 #include "span.h"
 
@@ -308,6 +309,9 @@ EBB_EXPORT void ebb_prof_reset(unsigned lg)
 		lg = 62;
 	__atomic_store_n(&lg_sample, lg, __ATOMIC_RELAXED);
 	prof_data_reset();
+	/* A program that dlclose'd code resets before profiling what it
+	 * loads next: no backtrace should follow the old code's rules. */
+	prof_unwind_clear();
 }
 
 void prof_fork_prepare(void)

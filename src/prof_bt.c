@@ -1,12 +1,15 @@
-/* Backtraces for sampled allocations. The default walks DWARF unwind tables
- * with libgcc's unwinder, linked into the library and hidden, so programs
- * built without frame pointers work and nothing is looked up with dlsym.
- * prof_unwind:fp follows frame pointers instead: much cheaper, but only as
+/* Backtraces for sampled allocations. The default (prof_unwind:dwarf) walks
+ * DWARF unwind tables with rules cached per pc (prof_unwind.c), so programs
+ * built without frame pointers work; frames it cannot model send the whole
+ * backtrace to libgcc's unwinder (prof_unwind:libgcc), which is linked into
+ * the library and hidden, so nothing is looked up with dlsym.
+ * prof_unwind:fp follows frame pointers instead: cheap too, but only as
  * good as the program's -fno-omit-frame-pointer. */
 #include <unwind.h>
 
 #include "config.h"
 #include "prof.h"
+#include "prof_unwind.h"
 
 /* Frames inside the allocator sit above the caller: keep some room. */
 #define RAW_MAX (PROF_BT_MAX + 16)
@@ -28,7 +31,7 @@ static _Unwind_Reason_Code one_frame(struct _Unwind_Context *ctx, void *arg)
 	return _URC_NO_REASON;
 }
 
-static unsigned walk_dwarf(uintptr_t *pc)
+static unsigned walk_libgcc(uintptr_t *pc)
 {
 	walk_t w = { pc, 0 };
 	_Unwind_Backtrace(one_frame, &w);
@@ -58,10 +61,23 @@ static unsigned walk_fp(uintptr_t *pc)
 unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
 {
 	uintptr_t raw[RAW_MAX];
-	unsigned n = ebb_opt.prof_unwind == PROF_UNWIND_FP ? walk_fp(raw) : walk_dwarf(raw);
+	int n;
+	switch (ebb_opt.prof_unwind) {
+	case PROF_UNWIND_FP:
+		n = walk_fp(raw);
+		break;
+	case PROF_UNWIND_DWARF:
+		n = prof_unwind_dwarf(raw, RAW_MAX);
+		if (n < 0)
+			n = walk_libgcc(raw);
+		break;
+	default:
+		n = walk_libgcc(raw);
+		break;
+	}
 	/* The program's frames start at the return address of its call into
 	 * the allocator; everything before it is ours. */
-	unsigned first = 0;
+	int first = 0;
 	while (first < n && raw[first] != (uintptr_t)caller_ra)
 		first++;
 	if (first == n) {
@@ -72,7 +88,7 @@ unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
 		n = 1;
 	}
 	unsigned depth = 0;
-	for (unsigned i = first; i < n && depth < PROF_BT_MAX; i++)
+	for (int i = first; i < n && depth < PROF_BT_MAX; i++)
 		bt->pc[depth++] = raw[i];
 	/* jeprof takes frame 0 as a PC and the others as return addresses: make
 	 * frame 0 point into the call instruction. */
