@@ -11,6 +11,22 @@ BASE_CFLAGS := -std=gnu11 -g -fPIC -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
 	-fvisibility=hidden -ftls-model=initial-exec -fno-semantic-interposition \
 	-fno-strict-aliasing -fno-omit-frame-pointer -momit-leaf-frame-pointer \
 	-foptimize-sibling-calls
+# make UNWIND=libunwind adds prof_unwind:libunwind (libunwind's
+# unw_backtrace; Debian: libunwind-dev) and makes libunwind.so.8 a run-time
+# dependency; the default build needs nothing but libc. libunwind exports
+# _Unwind_* names of its own: libgcc's unwinder is linked ahead of it, so
+# prof_unwind:libgcc and dwarf's fallback stay libgcc's.
+UNWIND ?=
+ifeq ($(UNWIND),libunwind)
+BASE_CFLAGS += -DEBB_LIBUNWIND
+SO_LIBS := -l:libgcc_eh.a -lunwind
+TEST_LIBS := -lunwind
+else ifneq ($(UNWIND),)
+$(error UNWIND must be empty or libunwind, not "$(UNWIND)")
+endif
+# Objects depend on the UNWIND choice, so switching it rebuilds them.
+UNWIND_STAMP := build/unwind-$(or $(UNWIND),default).stamp
+
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 # Bind our own calls locally and resolve every symbol at load time: the
@@ -40,21 +56,26 @@ PROG_BINS := $(patsubst tests/programs/%.c,build/programs/%,$(PROG_SRCS))
 .PHONY: all clean install uninstall unit test-asan e2e test check deps demo programs
 all: lib/libebbmalloc.so lib/libebbmalloc.a bin/ebbmalloc
 
-build/obj/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+$(UNWIND_STAMP):
+	@mkdir -p $(@D)
+	rm -f build/unwind-*.stamp
+	touch $@
+
+build/obj/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-build/test/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+build/test/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
 
-build/asan/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+build/asan/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
 
 lib/libebbmalloc.so: $(OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(SO_LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(SO_LDFLAGS) -o $@ $(filter %.o,$^) $(SO_LIBS) -lpthread
 
 lib/libebbmalloc.a: $(OBJS)
 	@mkdir -p $(@D)
@@ -76,11 +97,11 @@ build/libebbasan.a: $(ASAN_OBJS)
 
 build/unit/%: tests/unit/%.c build/libebbtest.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter %.o,$^) build/libebbtest.a -lcmocka -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter %.o,$^) build/libebbtest.a -lcmocka $(TEST_LIBS) -lpthread
 
 build/unit-asan/%: tests/unit/%.c build/libebbasan.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< $(filter %.o,$^) build/libebbasan.a -lcmocka -lpthread
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< $(filter %.o,$^) build/libebbasan.a -lcmocka $(TEST_LIBS) -lpthread
 
 # test_prof_unwind walks code built without frame pointers, as most
 # distributions build theirs: its call chains are an object of their own.

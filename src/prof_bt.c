@@ -4,8 +4,14 @@
  * backtrace to libgcc's unwinder (prof_unwind:libgcc), which is linked into
  * the library and hidden, so nothing is looked up with dlsym.
  * prof_unwind:fp follows frame pointers instead: cheap too, but only as
- * good as the program's -fno-omit-frame-pointer. */
+ * good as the program's -fno-omit-frame-pointer. A build with
+ * UNWIND=libunwind adds prof_unwind:libunwind. */
 #include <unwind.h>
+
+#ifdef EBB_LIBUNWIND
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#endif
 
 #include "config.h"
 #include "prof.h"
@@ -58,6 +64,17 @@ static unsigned walk_fp(uintptr_t *pc)
 	return n;
 }
 
+#ifdef EBB_LIBUNWIND
+/* libunwind may allocate with malloc on its first call in a thread (see
+ * doc/profiling.md); that malloc comes back here with prof's reentrancy
+ * guard set, so it is served but not sampled. */
+static int walk_libunwind(uintptr_t *pc)
+{
+	int n = unw_backtrace((void **)pc, RAW_MAX);
+	return n > 0 ? n : 0;
+}
+#endif
+
 unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
 {
 	uintptr_t raw[RAW_MAX];
@@ -71,6 +88,11 @@ unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
 		if (n < 0)
 			n = walk_libgcc(raw);
 		break;
+#ifdef EBB_LIBUNWIND
+	case PROF_UNWIND_LIBUNWIND:
+		n = walk_libunwind(raw);
+		break;
+#endif
 	default:
 		n = walk_libgcc(raw);
 		break;
