@@ -172,7 +172,7 @@ clean:
 # Benchmarks (bench/run.py; results are appended to doc/benchmarks.md).
 # ALLOCATORS="glibc ebbmalloc /path/to/lib.so" picks the allocators,
 # BENCH_FLAGS passes further options (e.g. BENCH_FLAGS="--runs 7 --only larson").
-.PHONY: bench bench-quick bench-fastpath
+.PHONY: bench bench-quick bench-fastpath bench-unwind
 BENCH_RUN = bash tools/install-deps.sh --bench && ALLOCATORS="$(ALLOCATORS)" python3 bench/run.py
 bench: all
 	$(BENCH_RUN) $(BENCH_FLAGS)
@@ -183,3 +183,16 @@ bench-fastpath: all
 bench-memory: all
 	$(BENCH_RUN) --suite memory-return $(BENCH_FLAGS)
 .PHONY: bench-memory
+
+# Cost of one heap-profile backtrace per prof_unwind method
+# (bench/prof/unwind_cost.c, from the library's own sources), with
+# libunwind when its header is installed. UNWIND_COST_FLAGS="--rounds 21".
+UNWIND_COST_SRCS := bench/prof/unwind_cost.c src/prof_bt.c src/prof_unwind.c src/prof_cfi.c \
+	src/config.c src/msg.c src/os.c
+HAVE_LIBUNWIND = $(shell echo '\#include <libunwind.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+build/bench/unwind_cost: $(UNWIND_COST_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DEBB_NO_OVERRIDE $(if $(HAVE_LIBUNWIND),-DEBB_LIBUNWIND) -o $@ \
+		$(UNWIND_COST_SRCS) -static-libgcc -l:libgcc_eh.a $(if $(HAVE_LIBUNWIND),-lunwind) -lpthread
+bench-unwind: build/bench/unwind_cost
+	build/bench/unwind_cost $(UNWIND_COST_FLAGS)

@@ -56,16 +56,18 @@ void prof_unwind_stats(prof_unwind_stats_t *out)
 
 static uint64_t *table;
 
-/* A bijection on 47 bits, so (set, tag) identifies the pc exactly; the
- * shifts bring high pc bits into the set index. */
+/* A bijection on 47 bits, so (set, tag) identifies the pc exactly. The set
+ * index is the pc's low bits folded with the next ones, where libraries'
+ * random load addresses differ; it is on every frame's critical path, so
+ * it is kept to a shift and an xor. */
 static inline uint64_t mix(uint64_t x)
 {
-	x ^= x >> 17;
-	x = (x * 0x9e3779b97f4a7c15ull) & PC_MASK;
-	x ^= x >> 23;
-	return x;
+	return x ^ (x >> LG_SETS);
 }
 
+/* Rule words are the slot's low RULE_BITS: the CFA register, its offset
+ * and rbp's save slot as multiples of 8 bytes, which is all compilers
+ * produce on x86-64; false for anything that does not fit. */
 static bool pack(const cfi_rule_t *r, uint64_t *out)
 {
 	if (r->kind != CFI_FRAME) {
@@ -83,15 +85,6 @@ static bool pack(const cfi_rule_t *r, uint64_t *out)
 	*out = CFI_FRAME | (uint64_t)r->cfa_rbp << 2 | (uint64_t)r->rbp_saved << 3 | slot << 4 |
 	       (uint64_t)(r->cfa_off / 8) << 13;
 	return true;
-}
-
-static inline void unpack(uint64_t w, cfi_rule_t *r)
-{
-	r->kind = w & 3;
-	r->cfa_rbp = (w >> 2) & 1;
-	r->rbp_saved = (w >> 3) & 1;
-	r->rbp_off = -(int64_t)(((w >> 4) & RBP_SLOTS_MAX) * 8);
-	r->cfa_off = (int64_t)(((w >> 13) & CFA_UNITS_MAX) * 8);
 }
 
 static uint64_t *get_table(void)
@@ -124,31 +117,41 @@ static void store(uint64_t *set, uint64_t tag, uint64_t w, uint64_t h)
 	__atomic_store_n(&set[i], tag << RULE_BITS | w, __ATOMIC_RELAXED);
 }
 
-/* The rule for lookup address pc. */
-static inline void rule_for(uint64_t *t, uintptr_t pc, cfi_rule_t *r)
+/* The rule word for lookup address pc, or 0 when it is not in the table.
+ * Inlined into the walk: on a hit, nothing but this and two stack loads
+ * stands between one frame and the next. */
+static inline uint64_t lookup(const uint64_t *t, uintptr_t pc)
 {
-	if (likely(t && pc <= PC_MASK)) {
-		uint64_t h = mix(pc), tag = h >> LG_SETS;
-		uint64_t *set = t + 2 * (h & (SETS - 1));
-		uint64_t w = __atomic_load_n(&set[0], __ATOMIC_RELAXED);
-		if (w >> RULE_BITS != tag || !(w & 3))
-			w = __atomic_load_n(&set[1], __ATOMIC_RELAXED);
-		if (likely(w >> RULE_BITS == tag && (w & 3))) {
-			unpack(w, r);
-			return;
-		}
-		cfi_rule_at(pc, r);
-		__atomic_fetch_add(&n_misses, 1, __ATOMIC_RELAXED);
-		uint64_t packed;
-		if (pack(r, &packed))
-			store(set, tag, packed, h);
-		else
-			__atomic_fetch_add(&n_uncached, 1, __ATOMIC_RELAXED);
-		return;
-	}
-	cfi_rule_at(pc, r);
+	if (unlikely(!t || pc > PC_MASK))
+		return 0;
+	uint64_t h = mix(pc), tag = h >> LG_SETS;
+	const uint64_t *set = t + 2 * (h & (SETS - 1));
+	uint64_t w = __atomic_load_n(&set[0], __ATOMIC_RELAXED);
+	if (w >> RULE_BITS == tag && (w & 3))
+		return w;
+	w = __atomic_load_n(&set[1], __ATOMIC_RELAXED);
+	if (w >> RULE_BITS == tag && (w & 3))
+		return w;
+	return 0;
+}
+
+/* Works the rule out from .eh_frame and caches it. A frame rule too large
+ * for a slot (over a MiB of frame) is rare enough to leave to libgcc. */
+static __attribute__((noinline, cold)) uint64_t lookup_miss(uint64_t *t, uintptr_t pc)
+{
+	cfi_rule_t r;
+	cfi_rule_at(pc, &r);
 	__atomic_fetch_add(&n_misses, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&n_uncached, 1, __ATOMIC_RELAXED);
+	uint64_t w;
+	if (!pack(&r, &w)) {
+		__atomic_fetch_add(&n_uncached, 1, __ATOMIC_RELAXED);
+		w = CFI_UNSUPPORTED;
+	}
+	if (t && pc <= PC_MASK) {
+		uint64_t h = mix(pc);
+		store(t + 2 * (h & (SETS - 1)), h >> LG_SETS, w, h);
+	}
+	return w;
 }
 
 /* Reads other frames' saved words, which AddressSanitizer may consider
@@ -167,22 +170,23 @@ int prof_unwind_dwarf(uintptr_t *out, unsigned max)
 	uintptr_t at = pc;	/* the innermost frame is looked up at its pc */
 	unsigned n = 0;
 	while (n < max) {
-		cfi_rule_t r;
-		rule_for(t, at, &r);
-		if (unlikely(r.kind != CFI_FRAME)) {
-			if (r.kind == CFI_END)
+		uint64_t w = lookup(t, at);
+		if (unlikely(!w))
+			w = lookup_miss(t, at);
+		if (unlikely((w & 3) != CFI_FRAME)) {
+			if ((w & 3) == CFI_END)
 				break;
 			__atomic_fetch_add(&n_fallbacks, 1, __ATOMIC_RELAXED);
 			return -1;
 		}
-		uintptr_t cfa = (r.cfa_rbp ? fp : sp) + (uintptr_t)r.cfa_off;
+		uintptr_t cfa = ((w & 4) ? fp : sp) + ((w >> 13) & CFA_UNITS_MAX) * 8;
 		/* Up the same stack, by a sane step, to a word-aligned CFA
 		 * with the return address above sp. */
 		if (cfa < sp + 8 || cfa - sp > STEP_MAX || (cfa & 7))
 			break;
 		uintptr_t ra = *(const uintptr_t *)(cfa - 8);
-		if (r.rbp_saved) {
-			uintptr_t slot = cfa + (uintptr_t)r.rbp_off;
+		if (w & 8) {
+			uintptr_t slot = cfa - ((w >> 4) & RBP_SLOTS_MAX) * 8;
 			if (slot < sp)
 				break;
 			fp = *(const uintptr_t *)slot;

@@ -25,7 +25,7 @@ void prof_unwind_clear(void);
 typedef struct {
 	uint64_t misses;	/* rules worked out from .eh_frame */
 	uint64_t fallbacks;	/* walks given up (-1) for a rule we do not model */
-	uint64_t uncached;	/* rules valid but too large to pack in a slot */
+	uint64_t uncached;	/* frame rules too large for a slot (left to libgcc) */
 } prof_unwind_stats_t;
 void prof_unwind_stats(prof_unwind_stats_t *out);
 
