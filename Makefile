@@ -196,3 +196,12 @@ build/bench/unwind_cost: $(UNWIND_COST_SRCS) $(wildcard src/*.h)
 		$(UNWIND_COST_SRCS) -static-libgcc -l:libgcc_eh.a $(if $(HAVE_LIBUNWIND),-lunwind) -lpthread
 bench-unwind: build/bench/unwind_cost
 	build/bench/unwind_cost $(UNWIND_COST_FLAGS)
+
+# The library built with UNWIND=libunwind in build/libunwind/, from a copy
+# of the sources so that lib/ keeps the default build: the
+# ebbmalloc-prof-libunwind variant of bench/ext/profiling.py.
+build/libunwind/lib/libebbmalloc.so: $(SRCS) $(wildcard src/*.h) include/ebbmalloc.h Makefile
+	rm -rf build/libunwind
+	mkdir -p build/libunwind
+	cp -r Makefile src include tools build/libunwind/
+	$(MAKE) -C build/libunwind UNWIND=libunwind lib/libebbmalloc.so
