@@ -24,3 +24,7 @@ def register(api):
     api.register_allocator("ebbmalloc-prof-exact", lib,
                            env={"EBBMALLOC_CONF": "prof:true,lg_prof_sample:0,prof_prefix:"},
                            snapshot=True)
+    for how in ("libgcc", "fp"):
+        api.register_allocator(f"ebbmalloc-prof-exact-{how}", lib,
+                               env={"EBBMALLOC_CONF": f"prof:true,lg_prof_sample:0,prof_prefix:,prof_unwind:{how}"},
+                               snapshot=True)

@@ -9,8 +9,9 @@
  * Methods run interleaved, round after round, so a change in the machine's
  * speed hits them alike; each round times one method for about --ms
  * milliseconds. Prints, per method, the frames recorded and the median and
- * fastest round in ns per backtrace. "dwarf-cold" clears the rule cache
- * before every backtrace: the cost of a stack none of whose pcs was seen. */
+ * fastest round in ns per backtrace (dwarf warm: its rules cached by the
+ * first call); then the time to work out one rule from .eh_frame, which is
+ * what dwarf pays once per new pc, over this stack's pcs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +19,20 @@
 
 #include "config.h"
 #include "prof.h"
+#include "prof_cfi.h"
 #include "prof_unwind.h"
 
 typedef struct {
 	const char *name;
 	unsigned how;
-	bool cold;
 } method_t;
 
 static const method_t methods[] = {
-	{ "libgcc", PROF_UNWIND_LIBGCC, false },
-	{ "dwarf", PROF_UNWIND_DWARF, false },
-	{ "dwarf-cold", PROF_UNWIND_DWARF, true },
-	{ "fp", PROF_UNWIND_FP, false },
+	{ "libgcc", PROF_UNWIND_LIBGCC },
+	{ "dwarf", PROF_UNWIND_DWARF },
+	{ "fp", PROF_UNWIND_FP },
 #ifdef EBB_LIBUNWIND
-	{ "libunwind", PROF_UNWIND_LIBUNWIND, false },
+	{ "libunwind", PROF_UNWIND_LIBUNWIND },
 #endif
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
@@ -52,18 +52,16 @@ static uint64_t now_ns(void)
 }
 
 /* Where the allocator would be: malloc -> prof_sample_alloc -> prof_backtrace. */
-static __attribute__((noinline)) void fake_sample(const void *caller_ra, const method_t *m, prof_bt_t *bt)
+static __attribute__((noinline)) void fake_sample(const void *caller_ra, prof_bt_t *bt)
 {
-	if (m->cold)
-		prof_unwind_clear();
 	prof_backtrace(bt, caller_ra);
 	sink += bt->depth;
 	__asm__ __volatile__("" ::: "memory");
 }
 
-static __attribute__((noinline)) void fake_malloc(const method_t *m, prof_bt_t *bt)
+static __attribute__((noinline)) void fake_malloc(prof_bt_t *bt)
 {
-	fake_sample(__builtin_extract_return_addr(__builtin_return_address(0)), m, bt);
+	fake_sample(__builtin_extract_return_addr(__builtin_return_address(0)), bt);
 	__asm__ __volatile__("" ::: "memory");
 }
 
@@ -80,11 +78,11 @@ static __attribute__((noinline)) void measure(void)
 	long iters[NMETHODS];
 	for (unsigned i = 0; i < NMETHODS; i++) {
 		ebb_opt.prof_unwind = methods[i].how;
-		fake_malloc(&methods[i], &first_bt[i]);	/* warm: caches, lazy binding */
+		fake_malloc(&first_bt[i]);	/* warm: caches, lazy binding */
 		uint64_t t0 = now_ns();
 		long n = 0;
 		do {
-			fake_malloc(&methods[i], &bt);
+			fake_malloc(&bt);
 			n++;
 		} while (now_ns() - t0 < 5000000);
 		iters[i] = (long)(n * (round_ms / 5.0)) + 1;
@@ -95,7 +93,7 @@ static __attribute__((noinline)) void measure(void)
 			ebb_opt.prof_unwind = methods[i].how;
 			uint64_t t0 = now_ns();
 			for (long n = 0; n < iters[i]; n++)
-				fake_malloc(&methods[i], &bt);
+				fake_malloc(&bt);
 			ns[i][r] = (double)(now_ns() - t0) / (double)iters[i];
 		}
 	}
@@ -111,9 +109,33 @@ static __attribute__((noinline)) int descend(int depth)
 	return 0;
 }
 
-static bool same_stack(const prof_bt_t *a, const prof_bt_t *b)
+/* How stack a compares with libgcc's, b. */
+static const char *compare(const prof_bt_t *a, const prof_bt_t *b, char *buf, size_t cap)
 {
-	return a->depth == b->depth && !memcmp(a->pc, b->pc, a->depth * sizeof(a->pc[0]));
+	unsigned n = a->depth < b->depth ? a->depth : b->depth;
+	if (memcmp(a->pc, b->pc, n * sizeof(a->pc[0])))
+		return "differs from libgcc";
+	if (a->depth == b->depth)
+		return "same as libgcc";
+	snprintf(buf, cap, a->depth < b->depth ? "libgcc's first %u frames" : "libgcc's and %u more", n);
+	return buf;
+}
+
+/* Mean ns to work out one rule from .eh_frame, over the pcs of stack bt. */
+static double miss_ns(const prof_bt_t *bt)
+{
+	cfi_rule_t r;
+	unsigned kinds = 0;
+	long n = 0;
+	uint64_t t0 = now_ns();
+	do {
+		for (unsigned i = 0; i < bt->depth; i++, n++) {
+			cfi_rule_at(i ? bt->pc[i] - 1 : bt->pc[i], &r);
+			kinds += r.kind;
+		}
+	} while (now_ns() - t0 < 200000000);
+	sink += kinds;
+	return (double)(now_ns() - t0) / (double)n;
 }
 
 int main(int argc, char **argv)
@@ -142,11 +164,13 @@ int main(int argc, char **argv)
 	       round_ms);
 	printf("%-11s %7s %10s %10s  %s\n", "method", "frames", "median", "fastest", "stack");
 	for (unsigned i = 0; i < NMETHODS; i++) {
+		char buf[64];
 		qsort(ns[i], (size_t)rounds, sizeof(double), cmp_double);
-		const char *note = same_stack(&first_bt[i], &first_bt[0]) ? "same as libgcc" : "differs from libgcc";
 		printf("%-11s %7u %10.0f %10.0f  %s\n", methods[i].name, first_bt[i].depth, ns[i][rounds / 2], ns[i][0],
-		       note);
+		       compare(&first_bt[i], &first_bt[0], buf, sizeof(buf)));
 	}
+	printf("one rule worked out from .eh_frame (a cache miss): %.0f ns, mean over this stack's %u pcs\n",
+	       miss_ns(&first_bt[0]), first_bt[0].depth);
 	prof_unwind_stats_t s;
 	prof_unwind_stats(&s);
 	printf("dwarf cache: %llu rule lookups in .eh_frame, %llu fallbacks to libgcc, %llu rules not cacheable\n",
