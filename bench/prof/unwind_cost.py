@@ -67,7 +67,7 @@ def main():
             f"{args.rounds} rounds of about {args.ms:g} ms per method, methods interleaved; "
             f"ns per `prof_backtrace` call (median and fastest round).\n\n"
             "| method | frames | median ns | fastest ns | stack |\n|---|---:|---:|---:|---|\n"
-            + "\n".join(rows) + "\n\n" + "".join(f"{n}\n" for n in notes))
+            + "\n".join(rows) + "\n\n" + "".join(f"- {n}\n" for n in notes))
     with open(REPO / "doc" / "benchmarks.md", "a") as f:
         f.write(text)
     print("recorded in doc/benchmarks.md", file=sys.stderr)
