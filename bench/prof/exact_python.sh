@@ -4,7 +4,8 @@
 # PYTHONMALLOC=malloc building a 200 000-entry dict, under ebbmalloc without
 # profiling, with prof:true, and with lg_prof_sample:0 and each
 # prof_unwind method. Configurations run interleaved, round after round;
-# prints the median and fastest wall time of each.
+# prints the median and fastest wall time of each. (Not python3 -I: it
+# would ignore PYTHONMALLOC.)
 #
 #   bash bench/prof/exact_python.sh [ROUNDS]     (default 7; after make)
 #
@@ -28,7 +29,7 @@ for ((r = 0; r < rounds; r++)); do
 		l=$lib
 		[[ ${confs[$i]} == *libunwind* ]] && l=$ulib
 		t=$({ /usr/bin/time -f %e env -u MALLOC_CONF LD_PRELOAD="$l" EBBMALLOC_CONF="${confs[$i]}" \
-			PYTHONMALLOC=malloc /usr/bin/python3 -I -c "$script" >/dev/null; } 2>&1)
+			PYTHONMALLOC=malloc /usr/bin/python3 -s -c "$script" >/dev/null; } 2>&1)
 		echo "$i $t" >>"$tmp"
 	done
 done
