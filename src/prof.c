@@ -48,6 +48,7 @@ void prof_init(void)
 	lg_sample = ebb_opt.lg_prof_sample;
 	ebb_prof_accum = ebb_opt.prof_accum;
 	memcpy(ebb_prof_prefix, ebb_opt.prof_prefix, sizeof(ebb_opt.prof_prefix));
+	prof_bt_init();
 }
 
 void prof_suspend(void)
@@ -249,6 +250,7 @@ void prof_bg_work(void)
 
 void prof_ctor(void)
 {
+	prof_bt_ready();
 	if (!ebb_prof_on || ebb_opt.prof_signal == PROF_SIGNAL_OFF)
 		return;
 	struct sigaction sa;

@@ -6,6 +6,7 @@
  * prof_unwind:fp follows frame pointers instead: cheap too, but only as
  * good as the program's -fno-omit-frame-pointer. A build with
  * UNWIND=libunwind adds prof_unwind:libunwind. */
+#include <sys/auxv.h>
 #include <unwind.h>
 
 #ifdef EBB_LIBUNWIND
@@ -16,6 +17,24 @@
 #include "config.h"
 #include "prof.h"
 #include "prof_unwind.h"
+
+/* In a program without a dynamic loader (linked statically), libc builds
+ * its list of loaded objects during its own first mallocs, and looking up
+ * unwind information in the middle of that crashes inside libc (and
+ * libgcc's unwinder aborts before it). Until the library's constructor,
+ * which runs after libc's initialisation, such a program's samples keep
+ * the caller's frame only. */
+static bool hold_unwind;
+
+void prof_bt_init(void)
+{
+	hold_unwind = getauxval(AT_BASE) == 0;
+}
+
+void prof_bt_ready(void)
+{
+	__atomic_store_n(&hold_unwind, false, __ATOMIC_RELAXED);
+}
 
 /* Frames inside the allocator sit above the caller: keep some room. */
 #define RAW_MAX (PROF_BT_MAX + 16)
@@ -79,7 +98,10 @@ unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
 {
 	uintptr_t raw[RAW_MAX];
 	int n;
-	switch (ebb_opt.prof_unwind) {
+	switch (__atomic_load_n(&hold_unwind, __ATOMIC_RELAXED) ? ~0u : ebb_opt.prof_unwind) {
+	case ~0u:
+		n = 0;
+		break;
 	case PROF_UNWIND_FP:
 		n = walk_fp(raw);
 		break;

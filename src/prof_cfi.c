@@ -485,7 +485,7 @@ void cfi_rule_at(uintptr_t pc, cfi_rule_t *r)
 	const uint8_t *fde = _Unwind_Find_FDE((void *)pc, &b);
 	errno = saved;
 	if (!fde) {
-		r->kind = CFI_END;
+		r->kind = CFI_NO_FDE;
 		return;
 	}
 	cfi_rule_from_fde(fde, &b, pc, r);

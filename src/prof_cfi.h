@@ -11,8 +11,9 @@
 
 enum {
 	CFI_FRAME = 1,		/* the fields below say how to step */
-	CFI_END = 2,		/* the outermost frame (no return address), or no FDE */
+	CFI_END = 2,		/* the outermost frame: no return address */
 	CFI_UNSUPPORTED = 3,	/* needs a real unwinder */
+	CFI_NO_FDE = 4,		/* no unwind information found for the pc (yet) */
 };
 
 typedef struct {
@@ -35,7 +36,7 @@ typedef struct {
 /* The rule in force at pc, an address inside a function: the exact pc for
  * the innermost frame, return address - 1 for the others (so a call that
  * ends a function is looked up in that function). Finds the FDE with
- * libgcc; no FDE gives CFI_END. */
+ * libgcc. */
 void cfi_rule_at(uintptr_t pc, cfi_rule_t *r);
 
 /* The same from a given FDE (pointing at its length field, inside a

@@ -142,6 +142,11 @@ static __attribute__((noinline, cold)) uint64_t lookup_miss(uint64_t *t, uintptr
 	cfi_rule_t r;
 	cfi_rule_at(pc, &r);
 	__atomic_fetch_add(&n_misses, 1, __ATOMIC_RELAXED);
+	/* The end of this walk, but not cached: code may be loaded there
+	 * later, and a failed lookup may be a passing state of the loader's
+	 * list of objects. */
+	if (r.kind == CFI_NO_FDE)
+		return CFI_END;
 	uint64_t w;
 	if (!pack(&r, &w)) {
 		__atomic_fetch_add(&n_uncached, 1, __ATOMIC_RELAXED);

@@ -217,6 +217,12 @@ static void test_prof_backtrace(void **state)
 	/* The walk is cut at max frames. */
 	uintptr_t few[3];
 	assert_int_equal(prof_unwind_dwarf(few, 3), 3);
+	/* An address without unwind information: reported, so the walk
+	 * ends there (it is not cached, see prof_unwind.c). */
+	static const char not_code[16];
+	cfi_rule_t r;
+	cfi_rule_at((uintptr_t)not_code, &r);
+	assert_int_equal(r.kind, CFI_NO_FDE);
 }
 
 /* ---- the CFA program interpreter on hand-made records ---- */
