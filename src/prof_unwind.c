@@ -7,9 +7,10 @@
  *
  * Stale rules: the table is keyed by address only. Code that is dlclose'd
  * and replaced by other code at the same addresses would be walked with the
- * old rules until ebb_prof_reset clears the table (a bad rule still cannot
- * make the walker read outside the stack window it checks, but the stack
- * it reports may be wrong). */
+ * old rules until ebb_prof_reset clears the table. A wrong rule gives a
+ * wrong stack; the walker still only reads words that are above the
+ * previous frame and within 16 MiB of it, so it stays on the stack in all
+ * but a frame at the very top of it. */
 #include "prof_unwind.h"
 
 #include "common.h"

@@ -13,7 +13,8 @@
  * frames, or -1 when some frame needs a rule the cache cannot express
  * (signal frames, CFA expressions, ...): the caller should then take the
  * whole backtrace with libgcc. Lock-free once the rules are cached; a miss
- * calls libgcc's _Unwind_Find_FDE, which takes the loader's lock. Never
+ * calls libgcc's _Unwind_Find_FDE (lock-free through glibc's
+ * _dl_find_object since glibc 2.35, the loader's lock before). Never
  * allocates with malloc. */
 int prof_unwind_dwarf(uintptr_t *pc, unsigned max);
 
