@@ -84,9 +84,9 @@ static unsigned walk_fp(uintptr_t *pc)
 }
 
 #ifdef EBB_LIBUNWIND
-/* libunwind may allocate with malloc on its first call in a thread (see
- * doc/profiling.md); that malloc comes back here with prof's reentrancy
- * guard set, so it is served but not sampled. */
+/* Should libunwind allocate (1.6.2 does not here, see doc/profiling.md),
+ * that malloc comes back to the allocator with prof's reentrancy guard set,
+ * so it is served but not sampled. */
 static int walk_libunwind(uintptr_t *pc)
 {
 	int n = unw_backtrace((void **)pc, RAW_MAX);
@@ -94,31 +94,31 @@ static int walk_libunwind(uintptr_t *pc)
 }
 #endif
 
+/* Return addresses from here up, by the configured method. */
+static int walk(uintptr_t *raw)
+{
+	if (__atomic_load_n(&hold_unwind, __ATOMIC_RELAXED))
+		return 0;
+	switch (ebb_opt.prof_unwind) {
+	case PROF_UNWIND_FP:
+		return (int)walk_fp(raw);
+	case PROF_UNWIND_DWARF: {
+		int n = prof_unwind_dwarf(raw, RAW_MAX);
+		return n >= 0 ? n : (int)walk_libgcc(raw);
+	}
+#ifdef EBB_LIBUNWIND
+	case PROF_UNWIND_LIBUNWIND:
+		return walk_libunwind(raw);
+#endif
+	default:
+		return (int)walk_libgcc(raw);
+	}
+}
+
 unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra)
 {
 	uintptr_t raw[RAW_MAX];
-	int n;
-	switch (__atomic_load_n(&hold_unwind, __ATOMIC_RELAXED) ? ~0u : ebb_opt.prof_unwind) {
-	case ~0u:
-		n = 0;
-		break;
-	case PROF_UNWIND_FP:
-		n = walk_fp(raw);
-		break;
-	case PROF_UNWIND_DWARF:
-		n = prof_unwind_dwarf(raw, RAW_MAX);
-		if (n < 0)
-			n = walk_libgcc(raw);
-		break;
-#ifdef EBB_LIBUNWIND
-	case PROF_UNWIND_LIBUNWIND:
-		n = walk_libunwind(raw);
-		break;
-#endif
-	default:
-		n = walk_libgcc(raw);
-		break;
-	}
+	int n = walk(raw);
 	/* The program's frames start at the return address of its call into
 	 * the allocator; everything before it is ours. */
 	int first = 0;
