@@ -11,6 +11,22 @@ BASE_CFLAGS := -std=gnu11 -g -fPIC -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
 	-fvisibility=hidden -ftls-model=initial-exec -fno-semantic-interposition \
 	-fno-strict-aliasing -fno-omit-frame-pointer -momit-leaf-frame-pointer \
 	-foptimize-sibling-calls
+# make UNWIND=libunwind adds prof_unwind:libunwind (libunwind's
+# unw_backtrace; Debian: libunwind-dev) and makes libunwind.so.8 a run-time
+# dependency; the default build needs nothing but libc. libunwind exports
+# _Unwind_* names of its own: libgcc's unwinder is linked ahead of it, so
+# prof_unwind:libgcc and dwarf's fallback stay libgcc's.
+UNWIND ?=
+ifeq ($(UNWIND),libunwind)
+BASE_CFLAGS += -DEBB_LIBUNWIND
+SO_LIBS := -l:libgcc_eh.a -lunwind
+TEST_LIBS := -lunwind
+else ifneq ($(UNWIND),)
+$(error UNWIND must be empty or libunwind, not "$(UNWIND)")
+endif
+# Objects depend on the UNWIND choice, so switching it rebuilds them.
+UNWIND_STAMP := build/unwind-$(or $(UNWIND),default).stamp
+
 CFLAGS ?= -O2
 ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 # Bind our own calls locally and resolve every symbol at load time: the
@@ -40,21 +56,26 @@ PROG_BINS := $(patsubst tests/programs/%.c,build/programs/%,$(PROG_SRCS))
 .PHONY: all clean install uninstall unit test-asan e2e test check deps demo programs
 all: lib/libebbmalloc.so lib/libebbmalloc.a bin/ebbmalloc
 
-build/obj/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+$(UNWIND_STAMP):
+	@mkdir -p $(@D)
+	rm -f build/unwind-*.stamp
+	touch $@
+
+build/obj/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-build/test/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+build/test/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
 
-build/asan/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h
+build/asan/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
 
 lib/libebbmalloc.so: $(OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(SO_LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(SO_LDFLAGS) -o $@ $(filter %.o,$^) $(SO_LIBS) -lpthread
 
 lib/libebbmalloc.a: $(OBJS)
 	@mkdir -p $(@D)
@@ -76,11 +97,24 @@ build/libebbasan.a: $(ASAN_OBJS)
 
 build/unit/%: tests/unit/%.c build/libebbtest.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< build/libebbtest.a -lcmocka -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter %.o,$^) build/libebbtest.a -lcmocka $(TEST_LIBS) -lpthread
 
 build/unit-asan/%: tests/unit/%.c build/libebbasan.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< build/libebbasan.a -lcmocka -lpthread
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $< $(filter %.o,$^) build/libebbasan.a -lcmocka $(TEST_LIBS) -lpthread
+
+# test_prof_unwind walks code built without frame pointers, as most
+# distributions build theirs: its call chains are an object of their own.
+build/unit/unwind_chains.o: tests/unit/unwind_chains.c tests/unit/unwind_chains.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fomit-frame-pointer -c $< -o $@
+
+build/unit-asan/unwind_chains.o: tests/unit/unwind_chains.c tests/unit/unwind_chains.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -fomit-frame-pointer -c $< -o $@
+
+build/unit/test_prof_unwind: build/unit/unwind_chains.o
+build/unit-asan/test_prof_unwind: build/unit-asan/unwind_chains.o
 
 build/programs/%: tests/programs/%.c include/ebbmalloc.h
 	@mkdir -p $(@D)
@@ -138,7 +172,7 @@ clean:
 # Benchmarks (bench/run.py; results are appended to doc/benchmarks.md).
 # ALLOCATORS="glibc ebbmalloc /path/to/lib.so" picks the allocators,
 # BENCH_FLAGS passes further options (e.g. BENCH_FLAGS="--runs 7 --only larson").
-.PHONY: bench bench-quick bench-fastpath
+.PHONY: bench bench-quick bench-fastpath bench-unwind
 BENCH_RUN = bash tools/install-deps.sh --bench && ALLOCATORS="$(ALLOCATORS)" python3 bench/run.py
 bench: all
 	$(BENCH_RUN) $(BENCH_FLAGS)
@@ -149,3 +183,25 @@ bench-fastpath: all
 bench-memory: all
 	$(BENCH_RUN) --suite memory-return $(BENCH_FLAGS)
 .PHONY: bench-memory
+
+# Cost of one heap-profile backtrace per prof_unwind method
+# (bench/prof/unwind_cost.c, from the library's own sources), with
+# libunwind when its header is installed. UNWIND_COST_FLAGS="--rounds 21".
+UNWIND_COST_SRCS := bench/prof/unwind_cost.c src/prof_bt.c src/prof_unwind.c src/prof_cfi.c \
+	src/config.c src/msg.c src/os.c
+HAVE_LIBUNWIND = $(shell echo '\#include <libunwind.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+build/bench/unwind_cost: $(UNWIND_COST_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DEBB_NO_OVERRIDE $(if $(HAVE_LIBUNWIND),-DEBB_LIBUNWIND) -o $@ \
+		$(UNWIND_COST_SRCS) -static-libgcc -l:libgcc_eh.a $(if $(HAVE_LIBUNWIND),-lunwind) -lpthread
+bench-unwind: build/bench/unwind_cost
+	build/bench/unwind_cost $(UNWIND_COST_FLAGS)
+
+# The library built with UNWIND=libunwind in build/libunwind/, from a copy
+# of the sources so that lib/ keeps the default build: the
+# ebbmalloc-prof-libunwind variant of bench/ext/profiling.py.
+build/libunwind/lib/libebbmalloc.so: $(SRCS) $(wildcard src/*.h) include/ebbmalloc.h Makefile
+	rm -rf build/libunwind
+	mkdir -p build/libunwind
+	cp -r Makefile src include tools build/libunwind/
+	$(MAKE) -C build/libunwind UNWIND=libunwind lib/libebbmalloc.so

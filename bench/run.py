@@ -116,8 +116,9 @@ class Allocator:
 ALLOCATORS = {}
 
 
-def register_allocator(name, path, env=None, package=None, snapshot=False):
-    ALLOCATORS[name] = dict(path=path, env=env or {}, package=package, snapshot=snapshot)
+def register_allocator(name, path, env=None, package=None, snapshot=False, hint=None):
+    """hint: the command that builds path, named when it is missing."""
+    ALLOCATORS[name] = dict(path=path, env=env or {}, package=package, snapshot=snapshot, hint=hint)
 
 
 register_allocator("glibc", None, package="libc6")
@@ -799,13 +800,16 @@ def prepare_allocators(allocs):
             a.version = f"{platform.libc_ver()[0]} {dpkg_version('libc6')} (no preload)"
             continue
         if not os.path.exists(a.path):
-            hint = " (run `make` first)" if a.name == "ebbmalloc" else ""
+            how = "make" if a.name == "ebbmalloc" else ALLOCATORS.get(a.name, {}).get("hint")
+            hint = f" (run `{how}` first)" if how else ""
             die(f"allocator {a.name}: {a.path} not found{hint}")
         pkg = a.package or dpkg_owner(a.path)
         if pkg:
             a.version = f"Debian {pkg} {dpkg_version(pkg)}"
         elif Path(a.path).resolve() == (REPO / "lib" / "libebbmalloc.so").resolve():
             a.version = f"git {ebb_commit()}"
+        elif Path(a.path).resolve() == (REPO / "build" / "libunwind" / "lib" / "libebbmalloc.so").resolve():
+            a.version = f"git {ebb_commit()}, built with make UNWIND=libunwind"
         else:
             a.version = "not from a Debian package"
         if a.snapshot:

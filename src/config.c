@@ -42,6 +42,15 @@ typedef struct {
 #define CONF_KEY(key, type, min, max, def, help) \
 	{ #key, type, &ebb_opt.key, sizeof(ebb_opt.key), min, max, def, help }
 
+/* The order of the choices is that of the PROF_UNWIND_* values. */
+#ifdef EBB_LIBUNWIND
+#define UNWIND_LIBUNWIND_CHOICE "|libunwind"
+#define UNWIND_LIBUNWIND_HELP ", or libunwind's unw_backtrace"
+#else
+#define UNWIND_LIBUNWIND_CHOICE ""
+#define UNWIND_LIBUNWIND_HELP ""
+#endif
+
 static const conf_key_t conf_keys[] = {
 	CONF_KEY(narenas, CONF_UNSIGNED, 0, 1024, "0",
 		"number of arenas; 0: CPUs in the affinity mask, capped by the cgroup cpu.max quota"),
@@ -89,8 +98,10 @@ static const conf_key_t conf_keys[] = {
 		"also count every sampled allocation, freed or not"),
 	CONF_KEY(prof_signal, CONF_CHOICE, 0, 0, "off",
 		"off|SIGUSR1|SIGUSR2|SIGPROF|SIGURG: dump when this signal arrives"),
-	CONF_KEY(prof_unwind, CONF_CHOICE, 0, 0, "libgcc",
-		"libgcc|fp: backtraces by DWARF unwinding, or by frame pointers (faster, needs them)"),
+	CONF_KEY(prof_unwind, CONF_CHOICE, 0, 0, "dwarf",
+		"libgcc|fp|dwarf" UNWIND_LIBUNWIND_CHOICE ": how backtraces are taken: DWARF unwind tables "
+		"read by libgcc each time, frame pointers (needs them), DWARF rules cached per pc (falls back "
+		"to libgcc)" UNWIND_LIBUNWIND_HELP),
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "os.h"
 #include "pagemap.h"
+#include "prof_unwind.h"
 #include "purge.h"
 #include "span.h"
 
@@ -47,6 +48,7 @@ void prof_init(void)
 	lg_sample = ebb_opt.lg_prof_sample;
 	ebb_prof_accum = ebb_opt.prof_accum;
 	memcpy(ebb_prof_prefix, ebb_opt.prof_prefix, sizeof(ebb_opt.prof_prefix));
+	prof_bt_init();
 }
 
 void prof_suspend(void)
@@ -248,6 +250,7 @@ void prof_bg_work(void)
 
 void prof_ctor(void)
 {
+	prof_bt_ready();
 	if (!ebb_prof_on || ebb_opt.prof_signal == PROF_SIGNAL_OFF)
 		return;
 	struct sigaction sa;
@@ -308,6 +311,9 @@ EBB_EXPORT void ebb_prof_reset(unsigned lg)
 		lg = 62;
 	__atomic_store_n(&lg_sample, lg, __ATOMIC_RELAXED);
 	prof_data_reset();
+	/* A program that dlclose'd code resets before profiling what it
+	 * loads next: no backtrace should follow the old code's rules. */
+	prof_unwind_clear();
 }
 
 void prof_fork_prepare(void)

@@ -68,6 +68,10 @@ void prof_data_walk(prof_walk_fn *fn, void *arg);
  * return address is caller_ra (frames inside the allocator are dropped).
  * Returns the depth. */
 unsigned prof_backtrace(prof_bt_t *bt, const void *caller_ra);
+/* From prof_init: a program linked statically gets one-frame stacks until
+ * prof_bt_ready, called from the library's constructor. */
+void prof_bt_init(void);
+void prof_bt_ready(void);
 
 /* ---- prof.c: sampling, triggers and the public calls ---- */
 

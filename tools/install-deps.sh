@@ -11,6 +11,7 @@ pkgs=(
 	python3 perl sqlite3 git file procps	# e2e tests and real-program workloads
 	libjemalloc2 libjemalloc-dev		# allocators we compare against; jeprof (heap profiles)
 	binutils				# objdump, nm, addr2line: jeprof's symbolizers
+	libunwind-dev				# the make UNWIND=libunwind build (test_prof_libunwind)
 	libtcmalloc-minimal4 libmimalloc2.0
 	gnuplot-nox				# benchmark plots
 )

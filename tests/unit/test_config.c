@@ -228,6 +228,32 @@ static void test_malloc_conf(void **state)
 	conf_defaults();
 }
 
+/* prof_unwind: the cached DWARF walker by default; the older names still
+ * parse; libunwind only in a build that has it. */
+static void test_prof_unwind(void **state)
+{
+	(void)state;
+	conf_defaults();
+	assert_int_equal(ebb_opt.prof_unwind, PROF_UNWIND_DWARF);
+	ok("prof_unwind:libgcc");
+	assert_int_equal(ebb_opt.prof_unwind, PROF_UNWIND_LIBGCC);
+	ok("prof_unwind:fp");
+	assert_int_equal(ebb_opt.prof_unwind, PROF_UNWIND_FP);
+	ok("prof_unwind:dwarf");
+	assert_int_equal(ebb_opt.prof_unwind, PROF_UNWIND_DWARF);
+	capture_start();
+#ifdef EBB_LIBUNWIND
+	assert_int_equal(conf_parse("prof_unwind:libunwind", SRC), 0);
+	assert_string_equal(capture_end(), "");
+	assert_int_equal(ebb_opt.prof_unwind, PROF_UNWIND_LIBUNWIND);
+#else
+	assert_int_equal(conf_parse("prof_unwind:libunwind", SRC), 1);
+	assert_non_null(strstr(capture_end(), "(expected one of libgcc|fp|dwarf)"));
+	assert_int_equal(ebb_opt.prof_unwind, PROF_UNWIND_DWARF);
+#endif
+	conf_defaults();
+}
+
 static void test_choice(void **state)
 {
 	(void)state;
@@ -644,7 +670,7 @@ static const char default_print[] =
 	PFX "option prof_leak_error = false\n"
 	PFX "option prof_accum = false\n"
 	PFX "option prof_signal = off\n"
-	PFX "option prof_unwind = libgcc\n";
+	PFX "option prof_unwind = dwarf\n";
 
 static void test_print(void **state)
 {
@@ -682,7 +708,7 @@ static void test_print(void **state)
 		PFX "option prof_leak_error = false\n"
 		PFX "option prof_accum = false\n"
 		PFX "option prof_signal = off\n"
-		PFX "option prof_unwind = libgcc\n");
+		PFX "option prof_unwind = dwarf\n");
 }
 
 static void init_with(const char *conf)
@@ -788,7 +814,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ms),
-		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_choice), cmocka_unit_test(test_prof_unwind),
 		cmocka_unit_test(test_malloc_conf),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_bool),
