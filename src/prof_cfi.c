@@ -88,32 +88,36 @@ static uint64_t get_fixed(cur_t *c, unsigned n)
 	return v;
 }
 
-static uint64_t get_uleb(cur_t *c)
+/* A LEB128 number's bits; *shift and *last tell get_sleb where its sign is. */
+static uint64_t get_leb(cur_t *c, unsigned *shift, uint8_t *last)
 {
 	uint64_t v = 0;
-	unsigned shift = 0;
+	unsigned sh = 0;
 	uint8_t b;
 	do {
 		b = get_u8(c);
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
+		if (sh < 64)
+			v |= (uint64_t)(b & 0x7f) << sh;
+		sh += 7;
 	} while ((b & 0x80) && !c->bad);
+	*shift = sh;
+	*last = b;
 	return v;
+}
+
+static uint64_t get_uleb(cur_t *c)
+{
+	unsigned shift;
+	uint8_t last;
+	return get_leb(c, &shift, &last);
 }
 
 static int64_t get_sleb(cur_t *c)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-	do {
-		b = get_u8(c);
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while ((b & 0x80) && !c->bad);
-	if (shift < 64 && (b & 0x40))
+	unsigned shift;
+	uint8_t last;
+	uint64_t v = get_leb(c, &shift, &last);
+	if (shift < 64 && (last & 0x40))
 		v |= ~(uint64_t)0 << shift;
 	return (int64_t)v;
 }
