@@ -46,7 +46,7 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 		s->kind = SPAN_SMALL;
 		a->slab_pages += ci->pages;
 	}
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	if (!s)
 		return NULL;
 	s->arena = a;
@@ -75,10 +75,8 @@ static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 	s->tag = 0;
 	if (s->purged)
 		__atomic_sub_fetch(&a->slab_purged, (size_t)__builtin_popcount(s->purged), __ATOMIC_RELAXED);
-	ebb_lock(&a->lock);
-	a->slab_pages -= s->npages;
-	ph_free(a, s, freed_ns);
-	ebb_unlock(&a->lock);
+	s->freed_ns = freed_ns ? freed_ns : os_now_ns();
+	ph_give(a, s);
 }
 
 /* Partial slabs are listed by how full they are, in quarters; new blocks
@@ -337,17 +335,20 @@ void *arena_large_alloc(arena_t *a, size_t size, size_t align)
 		s->kind = SPAN_LARGE;
 		a->large_pages += s->npages;
 	}
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	return s ? (void *)s->base : NULL;
 }
 
 void arena_large_free(span_t *s)
 {
 	arena_t *a = s->arena;
-	ebb_lock(&a->lock);
-	a->large_pages -= s->npages;
-	ph_free(a, s, 0);
-	ebb_unlock(&a->lock);
+	/* Not a large block any more from here on, so a second free of it is
+	 * reported while it waits for the page heap's lock. */
+	uint8_t kind = SPAN_LARGE;
+	if (!__atomic_compare_exchange_n(&s->kind, &kind, SPAN_UNUSED, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		ebb_fatal("free(): double free of %p", (void *)s->base);
+	s->freed_ns = os_now_ns();
+	ph_give(a, s);
 	purge_notify(a);
 }
 
@@ -360,7 +361,7 @@ bool arena_large_resize(span_t *s, size_t size)
 	bool ok = ph_resize(a, s, npages);
 	if (ok)
 		a->large_pages = a->large_pages - old + s->npages;
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	if (ok && npages < old)
 		purge_notify(a);
 	return ok;
@@ -414,7 +415,7 @@ void arena_fork_parent(void)
 		arena_t *a = ebb_arenas[i];
 		if (!a)
 			continue;
-		ebb_unlock(&a->lock);
+		ph_unlock(a);
 		for (unsigned c = 0; c < NCLASSES; c++)
 			ebb_unlock(&a->bins[c].lock);
 	}

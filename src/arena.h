@@ -27,10 +27,15 @@ typedef struct bin {
 
 #define RUN_BUCKETS (REGION_PAGES + 1)
 
+struct inbox_node;
+
 typedef struct arena {
 	unsigned index;
 	uint32_t tag;
-	ebb_lock_t lock;	/* the page heap */
+	ebb_lock_t lock;	/* the page heap; unlock with ph_unlock */
+	/* Spans handed back while the lock was busy (ph_give), linked through
+	 * dnext; the lock's holder takes them before it lets go. */
+	span_t *giving;
 	span_t *runs[RUN_BUCKETS];	/* free runs by exact length */
 	uint64_t runmap[(RUN_BUCKETS + 63) / 64];
 	region_t *regions;
@@ -47,6 +52,10 @@ typedef struct arena {
 	size_t large_pages;	/* in large blocks */
 	size_t slab_pages;	/* in slabs (including spares) */
 	size_t slab_purged;	/* pages of slabs in use given back (atomic) */
+	/* Blocks freed while their bin was locked by someone else (inbox.c):
+	 * written by other threads, so on a line of its own. */
+	struct inbox_node *inbox __attribute__((aligned(64)));
+	size_t inbox_bytes;
 	bin_t bins[NCLASSES];
 } arena_t;
 
@@ -80,11 +89,22 @@ void arena_fork_prepare(void);
 void arena_fork_parent(void);
 void arena_fork_child(void);
 
+/* The same as arena_flush, if the bin's lock is free at once: false
+ * (nothing done) when another thread holds it. */
+bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n);
+
 /* Page heap (pageheap.c); the arena lock is held by callers. */
 span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages);
 /* freed_ns: when the pages were freed, 0 for now. */
 void ph_free(arena_t *a, span_t *s, uint64_t freed_ns);
 bool ph_resize(arena_t *a, span_t *s, size_t npages);
+/* Gives an empty slab (kind SPAN_SMALL) or a freed large block (kind set
+ * to SPAN_UNUSED by the caller) back to the page heap, with s->freed_ns
+ * set. Never waits for the arena lock: when it is busy, the span is left
+ * for the holder, who takes it before unlocking. Lock not held. */
+void ph_give(arena_t *a, span_t *s);
+/* Unlocks the arena lock, first taking in the spans given meanwhile. */
+void ph_unlock(arena_t *a);
 /* Returns to the OS the dirty runs freed at or before cutoff (ns), and
  * unmaps empty regions beyond the retained ones. Takes and drops the arena
  * lock itself (the madvise calls run unlocked). Returns bytes purged; *next

@@ -54,7 +54,7 @@ EBB_EXPORT void ebb_stats_get(ebb_stats_t *t)
 		t->purged += a->purged_bytes;
 		t->purges += a->purges;
 		t->regions_unmapped += a->unmapped_regions;
-		ebb_unlock(&a->lock);
+		ph_unlock(a);
 	}
 	size_t cached = tcache_cached_bytes();
 	t->huge = huge_mapped();

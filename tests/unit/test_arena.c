@@ -380,6 +380,29 @@ static void test_double_free(void **state)
 	assert_non_null(strstr(child_err, "double free"));
 }
 
+/* A large block freed while the page heap is locked waits for the lock's
+ * holder; freeing it again meanwhile is still a double free. */
+static void free_large_twice(void *arg)
+{
+	arena_t *a = arg;
+	span_t *s = span_of(arena_large_alloc(a, 5 * PAGE_SIZE, 0));
+	ebb_lock(&a->lock);
+	arena_large_free(s);
+	if (a->giving != s || s->kind != SPAN_UNUSED)
+		_exit(5);
+	arena_large_free(s);
+}
+
+static void test_large_double_free_pending(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	void *p = arena_large_alloc(a, 5 * PAGE_SIZE, 0);
+	arena_large_free(span_of(p));	/* the child gets the same block */
+	assert_abort_names(in_child(free_large_twice, a), p);
+	assert_non_null(strstr(child_err, "double free"));
+}
+
 /* Regression (was a bug in src/arena.c, slab_new): ph_alloc hands back a span still marked
  * SPAN_FREE and slab_new only sets SPAN_SMALL after dropping the arena lock.
  * In that window a ph_free of a neighbour (a large free, a slab release) in
@@ -462,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_fullest_first),
 		cmocka_unit_test(test_slab_page_purge),
 		cmocka_unit_test(test_double_free),
+		cmocka_unit_test(test_large_double_free_pending),
 		cmocka_unit_test(test_slab_new_race),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
