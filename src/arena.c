@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "inbox.h"
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
@@ -212,6 +213,11 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 {
 	bin_t *b = &a->bins[cls];
 	unsigned got = 0;
+	/* Blocks other threads freed while bins were busy: back in their slabs
+	 * before new ones are taken (those whose bins are free now: this
+	 * allocation waits for no other class). */
+	if (unlikely(__atomic_load_n(&a->inbox, __ATOMIC_RELAXED) != NULL))
+		inbox_drain_nowait(a);
 	ebb_lock(&b->lock);
 	while (got < want) {
 		span_t *s = b->cur;
@@ -268,13 +274,12 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 	arena_flush_at(a, cls, items, n, 0);
 }
 
-void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns)
+/* Frees items into bin b, whose lock is held. Slabs that became empty go
+ * to empty[] (up to 8) to be released once the lock is dropped; the
+ * return value says whether the purger should hear of it. */
+static bool bin_free(bin_t *b, void *const *items, unsigned n, uint64_t now, span_t **empty,
+		     unsigned *nempty)
 {
-	bin_t *b = &a->bins[cls];
-	span_t *empty[8];
-	unsigned nempty = 0;
-	uint64_t now = freed_ns ? freed_ns : os_now_ns();
-	ebb_lock(&b->lock);
 	for (unsigned k = 0; k < n; k++) {
 		void *p = items[k];
 		span_t *s = pagemap_get(p);
@@ -304,11 +309,11 @@ void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, ui
 				b->spare = s;
 				b->spare_ns = now;
 				b->spare_new = true;
-			} else if (nempty < 8) {
+			} else if (*nempty < 8) {
 				/* Released after the loop: a later item of this batch
 				 * may still name this slab (a double free to report). */
 				s->tag = 0;
-				empty[nempty++] = s;
+				empty[(*nempty)++] = s;
 			} else {
 				partial_push(b, s);
 			}
@@ -317,11 +322,41 @@ void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, ui
 	b->live -= n;
 	bool spare_new = b->spare_new;
 	b->spare_new = false;
-	ebb_unlock(&b->lock);
+	return spare_new || *nempty;
+}
+
+static void release_empty(arena_t *a, span_t **empty, unsigned nempty, bool notify, uint64_t now)
+{
 	for (unsigned e = 0; e < nempty; e++)
 		slab_release(a, empty[e], now);
-	if (nempty || spare_new)
+	if (notify)
 		purge_notify(a);
+}
+
+void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns)
+{
+	bin_t *b = &a->bins[cls];
+	span_t *empty[8];
+	unsigned nempty = 0;
+	uint64_t now = freed_ns ? freed_ns : os_now_ns();
+	ebb_lock(&b->lock);
+	bool notify = bin_free(b, items, n, now, empty, &nempty);
+	ebb_unlock(&b->lock);
+	release_empty(a, empty, nempty, notify, now);
+}
+
+bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
+{
+	bin_t *b = &a->bins[cls];
+	span_t *empty[8];
+	unsigned nempty = 0;
+	if (!ebb_trylock(&b->lock))
+		return false;
+	uint64_t now = os_now_ns();
+	bool notify = bin_free(b, items, n, now, empty, &nempty);
+	ebb_unlock(&b->lock);
+	release_empty(a, empty, nempty, notify, now);
+	return true;
 }
 
 void *arena_large_alloc(arena_t *a, size_t size, size_t align)
@@ -370,6 +405,7 @@ bool arena_large_resize(span_t *s, size_t size)
 size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 {
 	uint64_t oldest = UINT64_MAX, ph_next;
+	inbox_drain(a);
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		bin_t *b = &a->bins[c];
 		if (!__atomic_load_n(&b->spare, __ATOMIC_RELAXED))
