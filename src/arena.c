@@ -111,8 +111,8 @@ static void partial_remove(bin_t *b, span_t *s)
 	s->listed = 0;
 }
 
-/* A slab with free slots for the bin, or NULL when memory ran out. */
-static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
+/* A slab of the bin with free slots, or NULL when it has none. */
+static span_t *bin_next_slab(bin_t *b)
 {
 	for (unsigned q = 0; q < PARTIAL_LISTS; q++) {
 		span_t *s = b->partial[q];
@@ -126,7 +126,28 @@ static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
 		b->spare = NULL;
 		return s;
 	}
-	return slab_new(a, cls);
+	return NULL;
+}
+
+/* A new slab needs the page heap's lock, which every large allocation
+ * takes too: the bin's lock (held on entry and return) is dropped
+ * meanwhile, so frees into the bin do not queue behind the page heap.
+ * Returns the slab to take blocks from, NULL if memory ran out. */
+static span_t *bin_grow(arena_t *a, bin_t *b, unsigned cls)
+{
+	ebb_unlock(&b->lock);
+	span_t *s = slab_new(a, cls);
+	ebb_lock(&b->lock);
+	span_t *cur = b->cur;
+	if (cur && cur->nfree) {
+		/* Blocks were freed into the current slab meanwhile (frees into
+		 * it do not list it), or another thread grew the bin: it goes
+		 * first, and the new slab waits on the partial list. */
+		if (s)
+			partial_push(b, s);
+		return cur;
+	}
+	return s;
 }
 
 /* True when every slot overlapping page pg of slab s is free. Pages past
@@ -222,7 +243,9 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 	while (got < want) {
 		span_t *s = b->cur;
 		if (!s || !s->nfree) {
-			s = bin_next_slab(a, b, cls);
+			s = bin_next_slab(b);
+			if (!s)
+				s = bin_grow(a, b, cls);
 			b->cur = s;
 			if (!s)
 				break;

@@ -263,6 +263,57 @@ static void test_slab_lists(void **state)
 	assert_int_equal(a->free_pages, free0 + 2 * ci->pages);
 }
 
+/* A refill that needs a new slab drops the bin's lock while it waits for
+ * the page heap's: frees into the bin go on meanwhile. */
+static arena_t *grow_arena;
+static void *grow_got;
+
+static void *grow_refill(void *arg)
+{
+	unsigned cls = (unsigned)(uintptr_t)arg;
+	if (arena_refill(grow_arena, cls, &grow_got, 1) != 1)
+		grow_got = NULL;
+	return NULL;
+}
+
+static void test_grow_unlocked(void **state)
+{
+	(void)state;
+	arena_t *a = grow_arena = fresh();
+	unsigned cls = size_class(4096);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	void *out[SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, ci->slots), ci->slots);	/* one full slab */
+	span_t *full = b->cur;
+	assert_int_equal(full->nfree, 0);
+	ebb_lock(&a->lock);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, grow_refill, (void *)(uintptr_t)cls), 0);
+	/* Until the refill sleeps on the page heap's lock. */
+	while (__atomic_load_n(&a->lock.state, __ATOMIC_ACQUIRE) != 2)
+		usleep(100);
+	assert_true(ebb_trylock(&b->lock));
+	ebb_unlock(&b->lock);
+	/* A block freed into the current slab meanwhile is the one handed out;
+	 * the new slab waits on the partial list. */
+	arena_flush(a, cls, &out[0], 1);
+	ph_unlock(a);
+	pthread_join(t, NULL);
+	assert_ptr_equal(grow_got, out[0]);
+	assert_ptr_equal(b->cur, full);
+	span_t *fresh_slab = b->partial[PARTIAL_LISTS - 1];
+	assert_non_null(fresh_slab);
+	assert_int_equal(fresh_slab->nfree, ci->slots);
+	assert_int_equal(a->slab_pages, 2 * ci->pages);
+	/* The next refill takes from it: the current slab is full again. */
+	void *p;
+	assert_int_equal(arena_refill(a, cls, &p, 1), 1);
+	assert_ptr_equal(span_of(p), fresh_slab);
+	arena_flush(a, cls, &p, 1);
+	arena_flush(a, cls, out, ci->slots);
+}
+
 static void flush_twice(void *arg)
 {
 	arena_t *a = arg;
@@ -482,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_large_resize),
 		cmocka_unit_test(test_refill_flush),
 		cmocka_unit_test(test_slab_lists),
+		cmocka_unit_test(test_grow_unlocked),
 		cmocka_unit_test(test_fullest_first),
 		cmocka_unit_test(test_slab_page_purge),
 		cmocka_unit_test(test_double_free),
