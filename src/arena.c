@@ -88,15 +88,19 @@ static unsigned fullness(const span_t *s)
 	return (unsigned)((s->nfree * PARTIAL_LISTS - 1) / s->slots);
 }
 
-static void partial_push(bin_t *b, span_t *s)
+static void list_push(bin_t *b, span_t *s, unsigned q)
 {
-	unsigned q = fullness(s);
 	s->listed = (uint16_t)(q + 1);
 	s->prev = NULL;
 	s->next = b->partial[q];
 	if (s->next)
 		s->next->prev = s;
 	b->partial[q] = s;
+}
+
+static void partial_push(bin_t *b, span_t *s)
+{
+	list_push(b, s, fullness(s));
 }
 
 static void partial_remove(bin_t *b, span_t *s)
@@ -111,22 +115,38 @@ static void partial_remove(bin_t *b, span_t *s)
 	s->listed = 0;
 }
 
+static span_t *list_take(bin_t *b, unsigned q)
+{
+	span_t *s = b->partial[q];
+	if (s)
+		partial_remove(b, s);
+	return s;
+}
+
 /* A slab of the bin with free slots, or NULL when it has none. */
 static span_t *bin_next_slab(bin_t *b)
 {
 	for (unsigned q = 0; q < PARTIAL_LISTS; q++) {
-		span_t *s = b->partial[q];
-		if (s) {
-			partial_remove(b, s);
+		span_t *s = list_take(b, q);
+		if (s)
 			return s;
-		}
 	}
 	span_t *s = b->spare;
 	if (s) {
 		b->spare = NULL;
 		return s;
 	}
-	return NULL;
+	return list_take(b, EMPTY_PAGES_LIST);
+}
+
+/* True when a partial slab of the bin may have free slots next to live
+ * blocks (those on the last list have none). */
+static bool bin_has_holes(const bin_t *b)
+{
+	for (unsigned q = 0; q < PARTIAL_LISTS; q++)
+		if (b->partial[q])
+			return true;
+	return false;
 }
 
 /* A new slab needs the page heap's lock, which every large allocation
@@ -150,6 +170,21 @@ static span_t *bin_grow(arena_t *a, bin_t *b, unsigned cls)
 	return s;
 }
 
+/* True when slots first..last of s are all free. */
+static bool slots_free(const span_t *s, unsigned first, unsigned last)
+{
+	for (unsigned w = first / 64; w <= last / 64; w++) {
+		uint64_t m = ~(uint64_t)0;
+		if (w == first / 64)
+			m &= ~(uint64_t)0 << (first % 64);
+		if (w == last / 64)
+			m &= ~(uint64_t)0 >> (63 - last % 64);
+		if (~s->freemap[w] & m)
+			return false;
+	}
+	return true;
+}
+
 /* True when every slot overlapping page pg of slab s is free. Pages past
  * the last slot are never touched, so never resident: not counted. */
 static bool page_free(const span_t *s, unsigned pg)
@@ -161,10 +196,17 @@ static bool page_free(const span_t *s, unsigned pg)
 		hi = s->limit;
 	unsigned first = (unsigned)(((uint64_t)lo * s->recip) >> 32);
 	unsigned last = (unsigned)(((uint64_t)(hi - 1) * s->recip) >> 32);
-	for (unsigned i = first; i <= last; i++)
-		if (!((s->freemap[i / 64] >> (i % 64)) & 1))
-			return false;
-	return true;
+	return slots_free(s, first, last);
+}
+
+/* The pages of s that hold no allocated block, as a mask like s->purged. */
+static unsigned empty_pages(const span_t *s)
+{
+	unsigned mask = 0;
+	for (unsigned pg = 0; pg < s->npages && (pg << PAGE_SHIFT) < s->limit; pg++)
+		if (page_free(s, pg))
+			mask |= 1u << pg;
+	return mask;
 }
 
 /* Blocks were taken from s: its purged pages that hold one are resident
@@ -213,7 +255,7 @@ static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
 {
 	size_t bytes = 0;
 	ebb_lock(&b->lock);
-	for (unsigned q = 0; q < PARTIAL_LISTS; q++)
+	for (unsigned q = 0; q <= EMPTY_PAGES_LIST; q++)
 		for (span_t *s = b->partial[q]; s; s = s->next) {
 			/* Less than a page free cannot free a page. */
 			if (s->settled || s->npages < 2 || (size_t)s->nfree * s->size < PAGE_SIZE)
@@ -228,6 +270,36 @@ static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
 		}
 	ebb_unlock(&b->lock);
 	return bytes;
+}
+
+/* The pages slot i of slab s overlaps, as a bit mask like s->purged. */
+static unsigned slot_pages(const span_t *s, unsigned i)
+{
+	uint32_t lo = i * s->size, hi = lo + s->size - 1;
+	return (2u << (hi >> PAGE_SHIFT)) - (1u << (lo >> PAGE_SHIFT));
+}
+
+/* Moves free slots of s into out[want - 1 - got] downwards (lowest address
+ * last, so a stack pops it first), skipping slots on the pages in skip.
+ * Returns the new count. */
+static unsigned take_slots(span_t *s, void **out, unsigned got, unsigned want, unsigned skip)
+{
+	for (unsigned w = 0; w < SLOTS_MAX / 64 && got < want; w++) {
+		uint64_t bits = s->freemap[w], left = bits;
+		while (left && got < want) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(left);
+			uint64_t bit = left & -left;
+			left &= left - 1;
+			if (unlikely(skip) && (slot_pages(s, i) & skip))
+				continue;
+			bits &= ~bit;
+			out[want - 1 - got] = (void *)(s->base + (uintptr_t)i * s->size);
+			got++;
+			s->nfree--;
+		}
+		s->freemap[w] = bits;
+	}
+	return got;
 }
 
 unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
@@ -250,20 +322,25 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 			if (!s)
 				break;
 		}
-		uintptr_t base = s->base;
-		size_t size = s->size;
-		for (unsigned w = 0; w < SLOTS_MAX / 64 && got < want; w++) {
-			uint64_t bits = s->freemap[w];
-			if (!bits)
+		/* Less than a page free: no page of s can be empty; blocks of
+		 * whole pages share no page: no holes. */
+		if (likely(!s->purged && ((size_t)s->nfree * s->size < PAGE_SIZE || !(s->size % PAGE_SIZE)))) {
+			got = take_slots(s, out, got, want, 0);
+			continue;
+		}
+		/* Holes next to live blocks first, here and in the other partial
+		 * slabs: an empty page stays empty (and a purged one purged)
+		 * while there is room elsewhere, so long-lived survivors share
+		 * pages instead of pinning more of them. Blocks of whole pages
+		 * have no neighbours: only purged pages wait. */
+		got = take_slots(s, out, got, want, s->size % PAGE_SIZE ? empty_pages(s) : s->purged);
+		if (got < want && s->nfree) {
+			if (bin_has_holes(b)) {
+				list_push(b, s, EMPTY_PAGES_LIST);
+				b->cur = NULL;
 				continue;
-			while (bits && got < want) {
-				unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
-				bits &= bits - 1;
-				out[want - 1 - got] = (void *)(base + i * size);
-				got++;
-				s->nfree--;
 			}
-			s->freemap[w] = bits;
+			got = take_slots(s, out, got, want, 0);
 		}
 		if (unlikely(s->purged))
 			slab_unpurge(a, s);

@@ -14,11 +14,15 @@ typedef struct region {
 } region_t;
 
 #define PARTIAL_LISTS 4
+/* After the lists by fullness, one for slabs whose free slots all lie on
+ * pages that hold no block: used last, so new blocks fill the holes next to
+ * live ones before they pin another page (or fault a purged one in). */
+#define EMPTY_PAGES_LIST PARTIAL_LISTS
 
 typedef struct bin {
 	ebb_lock_t lock;
 	span_t *cur;		/* slab blocks are taken from first */
-	span_t *partial[PARTIAL_LISTS];	/* other slabs with free slots, fullest first */
+	span_t *partial[PARTIAL_LISTS + 1];	/* other slabs with free slots, fullest first */
 	span_t *spare;		/* one empty slab kept against churn */
 	uint64_t spare_ns;	/* when it became the spare */
 	bool spare_new;		/* the purger has not been told of it */

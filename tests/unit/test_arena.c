@@ -368,6 +368,90 @@ static void test_fullest_first(void **state)
 	assert_int_equal(A->nfree, ci->slots - 1);
 }
 
+/* Slot i of a slab of class cls, whose blocks start at base. */
+static void *slot(span_t *s, unsigned i)
+{
+	return (void *)(s->base + (uintptr_t)i * s->size);
+}
+
+/* New blocks go into the holes next to live blocks, in every partial slab,
+ * before they pin a page that holds none. */
+static void test_holes_first(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(3072);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	assert_true(ci->slots >= 8);
+	unsigned n = 3 * ci->slots;
+	void *out[3 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	span_t *A = span_of(out[n - 1]), *B = span_of(out[n - 1 - ci->slots]), *C = span_of(out[0]);
+	assert_ptr_equal(b->cur, C);
+	/* A and B keep slot 5 (bytes 15360-18431, pages 3-4): slot 4 (12288-
+	 * 15359) is the one hole next to it; C is emptied. */
+	for (unsigned k = 0; k < n; k++) {
+		void *p = out[k];
+		if (p != slot(A, 5) && p != slot(B, 5))
+			arena_flush(a, cls, &p, 1);
+	}
+	void *got[2];
+	assert_int_equal(arena_refill(a, cls, got, 2), 2);
+	assert_true((got[0] == slot(A, 4) && got[1] == slot(B, 4)) ||
+		    (got[0] == slot(B, 4) && got[1] == slot(A, 4)));
+	/* No holes left: the next block pins a page that held none. */
+	void *next;
+	assert_int_equal(arena_refill(a, cls, &next, 1), 1);
+	span_t *ns = span_of(next);
+	uintptr_t off = (uintptr_t)next - ns->base;
+	assert_true(ns == C || off + ns->size <= 3 * PAGE_SIZE || off >= 5 * PAGE_SIZE ||
+		    (off < 3 * PAGE_SIZE && off + ns->size > 3 * PAGE_SIZE) ||
+		    (off < 5 * PAGE_SIZE && off + ns->size > 5 * PAGE_SIZE));
+	arena_flush(a, cls, got, 2);
+	arena_flush(a, cls, &next, 1);
+	void *last[2] = { slot(A, 5), slot(B, 5) };
+	arena_flush(a, cls, last, 2);
+	assert_int_equal(b->live, 0);
+}
+
+/* Blocks of whole pages have no holes to fill, but resident free blocks go
+ * before purged ones, even in a fuller slab. */
+static void test_purged_last(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(8192);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	unsigned n = 3 * ci->slots;
+	void *out[3 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	span_t *A = span_of(out[n - 1]), *B = span_of(out[n - 1 - ci->slots]);
+	void *fa[2] = { slot(A, 1), slot(A, 2) };
+	arena_flush(a, cls, fa, 2);
+	uint64_t next;
+	arena_purge(a, UINT64_MAX, &next);
+	assert_int_equal(A->purged, 0xf << 2);	/* slots 1 and 2: pages 2-5 */
+	void *fb[4] = { slot(B, 1), slot(B, 2), slot(B, 3), slot(B, 4) };
+	arena_flush(a, cls, fb, 4);
+	/* A is fuller, but its free pages are purged: B's block comes first. */
+	void *p;
+	assert_int_equal(arena_refill(a, cls, &p, 1), 1);
+	assert_ptr_equal(span_of(p), B);
+	assert_ptr_equal(b->partial[EMPTY_PAGES_LIST], A);
+	assert_int_equal(A->purged, 0xf << 2);
+	arena_flush(a, cls, &p, 1);
+	for (unsigned k = 0; k < n; k++) {
+		bool freed = false;
+		for (int i = 0; i < 4; i++)
+			freed |= out[k] == fb[i] || (i < 2 && out[k] == fa[i]);
+		if (!freed)
+			arena_flush(a, cls, &out[k], 1);
+	}
+	assert_int_equal(b->live, 0);
+}
+
 /* A slab kept by one survivor gives back its other pages after the decay,
  * and takes them back when blocks are handed out of them again. */
 static void test_slab_page_purge(void **state)
@@ -536,6 +620,8 @@ int main(void)
 		cmocka_unit_test(test_grow_unlocked),
 		cmocka_unit_test(test_fullest_first),
 		cmocka_unit_test(test_slab_page_purge),
+		cmocka_unit_test(test_holes_first),
+		cmocka_unit_test(test_purged_last),
 		cmocka_unit_test(test_double_free),
 		cmocka_unit_test(test_large_double_free_pending),
 		cmocka_unit_test(test_slab_new_race),
