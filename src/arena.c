@@ -272,32 +272,54 @@ static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
 	return bytes;
 }
 
-/* The pages slot i of slab s overlaps, as a bit mask like s->purged. */
-static unsigned slot_pages(const span_t *s, unsigned i)
+/* Moves free slots lo..hi-1 of s into out[want - 1 - got] downwards
+ * (lowest address last, so a stack pops it first). Returns the new count. */
+static unsigned take_range(span_t *s, void **out, unsigned got, unsigned want, unsigned lo, unsigned hi)
 {
-	uint32_t lo = i * s->size, hi = lo + s->size - 1;
-	return (2u << (hi >> PAGE_SHIFT)) - (1u << (lo >> PAGE_SHIFT));
-}
-
-/* Moves free slots of s into out[want - 1 - got] downwards (lowest address
- * last, so a stack pops it first), skipping slots on the pages in skip.
- * Returns the new count. */
-static unsigned take_slots(span_t *s, void **out, unsigned got, unsigned want, unsigned skip)
-{
-	for (unsigned w = 0; w < SLOTS_MAX / 64 && got < want; w++) {
-		uint64_t bits = s->freemap[w], left = bits;
-		while (left && got < want) {
-			unsigned i = w * 64 + (unsigned)__builtin_ctzll(left);
-			uint64_t bit = left & -left;
-			left &= left - 1;
-			if (unlikely(skip) && (slot_pages(s, i) & skip))
-				continue;
-			bits &= ~bit;
+	for (unsigned w = lo / 64; w * 64 < hi && got < want; w++) {
+		uint64_t m = ~(uint64_t)0;
+		if (w == lo / 64)
+			m &= ~(uint64_t)0 << (lo % 64);
+		if (hi < w * 64 + 64)
+			m &= ~(~(uint64_t)0 << (hi % 64));
+		uint64_t bits = s->freemap[w], take = bits & m;
+		while (take && got < want) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(take);
+			bits &= ~(take & -take);
+			take &= take - 1;
 			out[want - 1 - got] = (void *)(s->base + (uintptr_t)i * s->size);
 			got++;
 			s->nfree--;
 		}
 		s->freemap[w] = bits;
+	}
+	return got;
+}
+
+/* The same for the free slots of s that lie wholly outside the pages in
+ * skip (a mask like s->purged). */
+static unsigned take_slots(span_t *s, void **out, unsigned got, unsigned want, unsigned skip)
+{
+	if (!skip)
+		return take_range(s, out, got, want, 0, s->slots);
+	for (unsigned pg = 0; pg < s->npages && got < want;) {
+		if ((skip >> pg) & 1) {
+			pg++;
+			continue;
+		}
+		unsigned end = pg;
+		while (end < s->npages && !((skip >> end) & 1))
+			end++;
+		/* Slots starting at or after page pg and ending by page end. */
+		uint64_t from = ((uint64_t)pg << PAGE_SHIFT) + s->size - 1, to = (uint64_t)end << PAGE_SHIFT;
+		if (from >= s->limit)
+			break;
+		/* The multiply divides exactly below the limit (sizeclass.c). */
+		unsigned lo = (unsigned)((from * s->recip) >> 32);
+		unsigned hi = to >= s->limit ? s->slots : (unsigned)((to * s->recip) >> 32);
+		if (lo < hi)
+			got = take_range(s, out, got, want, lo, hi);
+		pg = end;
 	}
 	return got;
 }
@@ -322,9 +344,10 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 			if (!s)
 				break;
 		}
-		/* Less than a page free: no page of s can be empty; blocks of
-		 * whole pages share no page: no holes. */
-		if (likely(!s->purged && ((size_t)s->nfree * s->size < PAGE_SIZE || !(s->size % PAGE_SIZE)))) {
+		/* Holes are looked for in slabs at most a quarter full (where
+		 * long-lived survivors sit after a mass free) and in slabs with
+		 * purged pages; blocks of whole pages share no page: no holes. */
+		if (likely(!s->purged && (s->nfree * 4 < s->slots * 3 || !(s->size % PAGE_SIZE)))) {
 			got = take_slots(s, out, got, want, 0);
 			continue;
 		}
@@ -333,7 +356,10 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 		 * while there is room elsewhere, so long-lived survivors share
 		 * pages instead of pinning more of them. Blocks of whole pages
 		 * have no neighbours: only purged pages wait. */
-		got = take_slots(s, out, got, want, s->size % PAGE_SIZE ? empty_pages(s) : s->purged);
+		unsigned skip = s->purged;
+		if (s->size % PAGE_SIZE)
+			skip = s->nfree == s->slots ? ~0u : empty_pages(s);
+		got = take_slots(s, out, got, want, skip);
 		if (got < want && s->nfree) {
 			if (bin_has_holes(b)) {
 				list_push(b, s, EMPTY_PAGES_LIST);
@@ -445,17 +471,18 @@ void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, ui
 	release_empty(a, empty, nempty, notify, now);
 }
 
-bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
+bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t *now)
 {
 	bin_t *b = &a->bins[cls];
 	span_t *empty[8];
 	unsigned nempty = 0;
 	if (!ebb_trylock(&b->lock))
 		return false;
-	uint64_t now = os_now_ns();
-	bool notify = bin_free(b, items, n, now, empty, &nempty);
+	if (!*now)
+		*now = os_now_ns();
+	bool notify = bin_free(b, items, n, *now, empty, &nempty);
 	ebb_unlock(&b->lock);
-	release_empty(a, empty, nempty, notify, now);
+	release_empty(a, empty, nempty, notify, *now);
 	return true;
 }
 

@@ -93,9 +93,10 @@ void arena_fork_prepare(void);
 void arena_fork_parent(void);
 void arena_fork_child(void);
 
-/* The same as arena_flush, if the bin's lock is free at once: false
- * (nothing done) when another thread holds it. */
-bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n);
+/* The same as arena_flush_at, if the bin's lock is free at once: false
+ * (nothing done) when another thread holds it. *now is the time of the
+ * free, read from the clock if 0 (and then kept for the next call). */
+bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t *now);
 
 /* Page heap (pageheap.c); the arena lock is held by callers. */
 span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages);

@@ -103,44 +103,42 @@ bool inbox_drain(arena_t *a)
 
 void inbox_free_class(arena_t *a, unsigned cls, void *const *items, unsigned n)
 {
-	if (arena_try_flush(a, cls, items, n))
+	uint64_t now = 0;
+	if (arena_try_flush(a, cls, items, n, &now))
 		return;
 	for (unsigned i = 0; i < n; i += INBOX_BATCH)
 		post(a, items + i, n - i < INBOX_BATCH ? n - i : INBOX_BATCH);
 }
 
 typedef struct {
-	uint64_t key;	/* arena, then class */
+	uint32_t key;	/* arena, then class */
 	void *p;
 } entry_t;
 
-static bool before(const entry_t *x, const entry_t *y)
-{
-	return x->key < y->key || (x->key == y->key && (uintptr_t)x->p < (uintptr_t)y->p);
-}
-
 /* One page-map lookup per block, then each (arena, class) group takes its
- * bin's lock once; blocks of one slab end up side by side. */
+ * bin's lock once. */
 static void free_batch(void *const *items, unsigned n)
 {
 	entry_t e[INBOX_BATCH];
+	/* Insertion sort, stable: a batch holds few distinct keys. */
 	for (unsigned i = 0; i < n; i++) {
 		span_t *s = pagemap_get(items[i]);
-		entry_t x = { (uint64_t)s->arena->index << 8 | s->cls, items[i] };
+		entry_t x = { s->arena->index << 8 | s->cls, items[i] };
 		unsigned j = i;
-		for (; j && before(&x, &e[j - 1]); j--)
+		for (; j && x.key < e[j - 1].key; j--)
 			e[j] = e[j - 1];
 		e[j] = x;
 	}
 	void *group[INBOX_BATCH], *wait[INBOX_BATCH];
 	unsigned nwait = 0;
+	uint64_t now = 0;
 	for (unsigned i = 0, j; i < n; i = j) {
 		unsigned ng = 0;
 		for (j = i; j < n && e[j].key == e[i].key; j++)
 			group[ng++] = e[j].p;
 		span_t *s = pagemap_get(group[0]);
 		arena_t *a = s->arena;
-		if (!arena_try_flush(a, s->cls, group, ng)) {
+		if (!arena_try_flush(a, s->cls, group, ng, &now)) {
 			memcpy(wait + nwait, group, ng * sizeof(void *));
 			nwait += ng;
 		}

@@ -257,6 +257,12 @@ static void take_given(arena_t *a, span_t *s)
 	ph_free(a, s, s->freed_ns);
 }
 
+static bool try_lock_sc(arena_t *a)
+{
+	uint32_t expect = 0;
+	return __atomic_compare_exchange_n(&a->lock.state, &expect, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 void ph_unlock(arena_t *a)
 {
 	for (;;) {
@@ -268,12 +274,13 @@ void ph_unlock(arena_t *a)
 			take_given(a, s);
 			s = next;
 		}
-		ebb_unlock(&a->lock);
 		/* A span given after our look found the lock still held and left
-		 * it to us; if nobody else holds it now, take it in. The fences
-		 * pair: the giver sees us unlocked or we see its span. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (!__atomic_load_n(&a->giving, __ATOMIC_RELAXED) || !ebb_trylock(&a->lock))
+		 * it to us; if nobody else holds it now, take it in. Sequentially
+		 * consistent, like the giver's push and trylock: either it sees
+		 * us unlocked or we see its span. */
+		if (__atomic_exchange_n(&a->lock.state, 0, __ATOMIC_SEQ_CST) == 2)
+			ebb_lock_wake(&a->lock);
+		if (!__atomic_load_n(&a->giving, __ATOMIC_SEQ_CST) || !try_lock_sc(a))
 			return;
 	}
 }
@@ -291,10 +298,9 @@ void ph_give(arena_t *a, span_t *s)
 	span_t *head = __atomic_load_n(&a->giving, __ATOMIC_RELAXED);
 	do
 		s->dnext = head;
-	while (!__atomic_compare_exchange_n(&a->giving, &head, s, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	while (!__atomic_compare_exchange_n(&a->giving, &head, s, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
 	/* The holder may have unlocked between our trylock and the push. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (ebb_trylock(&a->lock))
+	if (try_lock_sc(a))
 		ph_unlock(a);
 }
 
