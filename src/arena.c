@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "inbox.h"
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
@@ -47,7 +48,7 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 		s->kind = SPAN_SMALL;
 		a->slab_pages += ci->pages;
 	}
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	if (!s)
 		return NULL;
 	s->arena = a;
@@ -80,10 +81,8 @@ static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
 	s->key = 0;
 	if (s->purged)
 		__atomic_sub_fetch(&a->slab_purged, (size_t)__builtin_popcount(s->purged), __ATOMIC_RELAXED);
-	ebb_lock(&a->lock);
-	a->slab_pages -= s->npages;
-	ph_free(a, s, freed_ns);
-	ebb_unlock(&a->lock);
+	s->freed_ns = freed_ns ? freed_ns : os_now_ns();
+	ph_give(a, s);
 }
 
 /* Partial slabs are listed by how full they are, in quarters; new blocks
@@ -94,15 +93,19 @@ static unsigned fullness(const span_t *s)
 	return (unsigned)((s->nfree * PARTIAL_LISTS - 1) / s->slots);
 }
 
-static void partial_push(bin_t *b, span_t *s)
+static void list_push(bin_t *b, span_t *s, unsigned q)
 {
-	unsigned q = fullness(s);
 	s->listed = (uint16_t)(q + 1);
 	s->prev = NULL;
 	s->next = b->partial[q];
 	if (s->next)
 		s->next->prev = s;
 	b->partial[q] = s;
+}
+
+static void partial_push(bin_t *b, span_t *s)
+{
+	list_push(b, s, fullness(s));
 }
 
 static void partial_remove(bin_t *b, span_t *s)
@@ -117,22 +120,74 @@ static void partial_remove(bin_t *b, span_t *s)
 	s->listed = 0;
 }
 
-/* A slab with free slots for the bin, or NULL when memory ran out. */
-static span_t *bin_next_slab(arena_t *a, bin_t *b, unsigned cls)
+static span_t *list_take(bin_t *b, unsigned q)
+{
+	span_t *s = b->partial[q];
+	if (s)
+		partial_remove(b, s);
+	return s;
+}
+
+/* A slab of the bin with free slots, or NULL when it has none. */
+static span_t *bin_next_slab(bin_t *b)
 {
 	for (unsigned q = 0; q < PARTIAL_LISTS; q++) {
-		span_t *s = b->partial[q];
-		if (s) {
-			partial_remove(b, s);
+		span_t *s = list_take(b, q);
+		if (s)
 			return s;
-		}
 	}
 	span_t *s = b->spare;
 	if (s) {
 		b->spare = NULL;
 		return s;
 	}
-	return slab_new(a, cls);
+	return list_take(b, EMPTY_PAGES_LIST);
+}
+
+/* True when a partial slab of the bin may have free slots next to live
+ * blocks (those on the last list have none). */
+static bool bin_has_holes(const bin_t *b)
+{
+	for (unsigned q = 0; q < PARTIAL_LISTS; q++)
+		if (b->partial[q])
+			return true;
+	return false;
+}
+
+/* A new slab needs the page heap's lock, which every large allocation
+ * takes too: the bin's lock (held on entry and return) is dropped
+ * meanwhile, so frees into the bin do not queue behind the page heap.
+ * Returns the slab to take blocks from, NULL if memory ran out. */
+static span_t *bin_grow(arena_t *a, bin_t *b, unsigned cls)
+{
+	ebb_unlock(&b->lock);
+	span_t *s = slab_new(a, cls);
+	ebb_lock(&b->lock);
+	span_t *cur = b->cur;
+	if (cur && cur->nfree) {
+		/* Blocks were freed into the current slab meanwhile (frees into
+		 * it do not list it), or another thread grew the bin: it goes
+		 * first, and the new slab waits on the partial list. */
+		if (s)
+			partial_push(b, s);
+		return cur;
+	}
+	return s;
+}
+
+/* True when slots first..last of s are all free. */
+static bool slots_free(const span_t *s, unsigned first, unsigned last)
+{
+	for (unsigned w = first / 64; w <= last / 64; w++) {
+		uint64_t m = ~(uint64_t)0;
+		if (w == first / 64)
+			m &= ~(uint64_t)0 << (first % 64);
+		if (w == last / 64)
+			m &= ~(uint64_t)0 >> (63 - last % 64);
+		if (~s->freemap[w] & m)
+			return false;
+	}
+	return true;
 }
 
 /* True when every slot overlapping page pg of slab s is free. Pages past
@@ -146,10 +201,17 @@ static bool page_free(const span_t *s, unsigned pg)
 		hi = s->limit;
 	unsigned first = (unsigned)(((uint64_t)lo * s->recip) >> 32);
 	unsigned last = (unsigned)(((uint64_t)(hi - 1) * s->recip) >> 32);
-	for (unsigned i = first; i <= last; i++)
-		if (!((s->freemap[i / 64] >> (i % 64)) & 1))
-			return false;
-	return true;
+	return slots_free(s, first, last);
+}
+
+/* The pages of s that hold no allocated block, as a mask like s->purged. */
+static unsigned empty_pages(const span_t *s)
+{
+	unsigned mask = 0;
+	for (unsigned pg = 0; pg < s->npages && (pg << PAGE_SHIFT) < s->limit; pg++)
+		if (page_free(s, pg))
+			mask |= 1u << pg;
+	return mask;
 }
 
 /* Blocks were taken from s: its purged pages that hold one are resident
@@ -198,7 +260,7 @@ static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
 {
 	size_t bytes = 0;
 	ebb_lock(&b->lock);
-	for (unsigned q = 0; q < PARTIAL_LISTS; q++)
+	for (unsigned q = 0; q <= EMPTY_PAGES_LIST; q++)
 		for (span_t *s = b->partial[q]; s; s = s->next) {
 			/* Less than a page free cannot free a page. */
 			if (s->settled || s->npages < 2 || (size_t)s->nfree * s->size < PAGE_SIZE)
@@ -215,33 +277,101 @@ static size_t bin_purge(arena_t *a, bin_t *b, uint64_t cutoff, uint64_t *oldest)
 	return bytes;
 }
 
+/* Moves free slots lo..hi-1 of s into out[want - 1 - got] downwards
+ * (lowest address last, so a stack pops it first). Returns the new count. */
+static unsigned take_range(span_t *s, void **out, unsigned got, unsigned want, unsigned lo, unsigned hi)
+{
+	for (unsigned w = lo / 64; w * 64 < hi && got < want; w++) {
+		uint64_t m = ~(uint64_t)0;
+		if (w == lo / 64)
+			m &= ~(uint64_t)0 << (lo % 64);
+		if (hi < w * 64 + 64)
+			m &= ~(~(uint64_t)0 << (hi % 64));
+		uint64_t bits = s->freemap[w], take = bits & m;
+		while (take && got < want) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(take);
+			bits &= ~(take & -take);
+			take &= take - 1;
+			out[want - 1 - got] = (void *)(s->base + (uintptr_t)i * s->size);
+			got++;
+			s->nfree--;
+		}
+		s->freemap[w] = bits;
+	}
+	return got;
+}
+
+/* The same for the free slots of s that lie wholly outside the pages in
+ * skip (a mask like s->purged). */
+static unsigned take_slots(span_t *s, void **out, unsigned got, unsigned want, unsigned skip)
+{
+	if (!skip)
+		return take_range(s, out, got, want, 0, s->slots);
+	for (unsigned pg = 0; pg < s->npages && got < want;) {
+		if ((skip >> pg) & 1) {
+			pg++;
+			continue;
+		}
+		unsigned end = pg;
+		while (end < s->npages && !((skip >> end) & 1))
+			end++;
+		/* Slots starting at or after page pg and ending by page end. */
+		uint64_t from = ((uint64_t)pg << PAGE_SHIFT) + s->size - 1, to = (uint64_t)end << PAGE_SHIFT;
+		if (from >= s->limit)
+			break;
+		/* The multiply divides exactly below the limit (sizeclass.c). */
+		unsigned lo = (unsigned)((from * s->recip) >> 32);
+		unsigned hi = to >= s->limit ? s->slots : (unsigned)((to * s->recip) >> 32);
+		if (lo < hi)
+			got = take_range(s, out, got, want, lo, hi);
+		pg = end;
+	}
+	return got;
+}
+
 unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 {
 	bin_t *b = &a->bins[cls];
 	unsigned got = 0;
+	/* Blocks other threads freed while bins were busy: back in their slabs
+	 * before new ones are taken (those whose bins are free now: this
+	 * allocation waits for no other class). */
+	if (unlikely(__atomic_load_n(&a->inbox, __ATOMIC_RELAXED) != NULL))
+		inbox_drain_nowait(a);
 	ebb_lock(&b->lock);
 	while (got < want) {
 		span_t *s = b->cur;
 		if (!s || !s->nfree) {
-			s = bin_next_slab(a, b, cls);
+			s = bin_next_slab(b);
+			if (!s)
+				s = bin_grow(a, b, cls);
 			b->cur = s;
 			if (!s)
 				break;
 		}
-		uintptr_t base = s->base;
-		size_t size = s->size;
-		for (unsigned w = 0; w < SLOTS_MAX / 64 && got < want; w++) {
-			uint64_t bits = s->freemap[w];
-			if (!bits)
+		/* Holes are looked for in slabs at most a quarter full (where
+		 * long-lived survivors sit after a mass free) and in slabs with
+		 * purged pages; blocks of whole pages share no page: no holes. */
+		if (likely(!s->purged && (s->nfree * 4 < s->slots * 3 || !(s->size % PAGE_SIZE)))) {
+			got = take_slots(s, out, got, want, 0);
+			continue;
+		}
+		/* Holes next to live blocks first, here and in the other partial
+		 * slabs: an empty page stays empty (and a purged one purged)
+		 * while there is room elsewhere, so long-lived survivors share
+		 * pages instead of pinning more of them. Blocks of whole pages
+		 * have no neighbours: only purged pages wait. */
+		unsigned skip = s->purged;
+		if (s->size % PAGE_SIZE)
+			skip = s->nfree == s->slots ? ~0u : empty_pages(s);
+		got = take_slots(s, out, got, want, skip);
+		if (got < want && s->nfree) {
+			if (bin_has_holes(b)) {
+				list_push(b, s, EMPTY_PAGES_LIST);
+				b->cur = NULL;
 				continue;
-			while (bits && got < want) {
-				unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
-				bits &= bits - 1;
-				out[want - 1 - got] = (void *)(base + i * size);
-				got++;
-				s->nfree--;
 			}
-			s->freemap[w] = bits;
+			got = take_slots(s, out, got, want, 0);
 		}
 		if (unlikely(s->purged))
 			slab_unpurge(a, s);
@@ -275,13 +405,12 @@ void arena_flush(arena_t *a, unsigned cls, void *const *items, unsigned n)
 	arena_flush_at(a, cls, items, n, 0);
 }
 
-void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns)
+/* Frees items into bin b, whose lock is held. Slabs that became empty go
+ * to empty[] (up to 8) to be released once the lock is dropped; the
+ * return value says whether the purger should hear of it. */
+static bool bin_free(bin_t *b, void *const *items, unsigned n, uint64_t now, span_t **empty,
+		     unsigned *nempty)
 {
-	bin_t *b = &a->bins[cls];
-	span_t *empty[8];
-	unsigned nempty = 0;
-	uint64_t now = freed_ns ? freed_ns : os_now_ns();
-	ebb_lock(&b->lock);
 	for (unsigned k = 0; k < n; k++) {
 		void *p = items[k];
 		span_t *s = pagemap_get(p);
@@ -311,11 +440,11 @@ void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, ui
 				b->spare = s;
 				b->spare_ns = now;
 				b->spare_new = true;
-			} else if (nempty < 8) {
+			} else if (*nempty < 8) {
 				/* Released after the loop: a later item of this batch
 				 * may still name this slab (a double free to report). */
 				s->key = 0;
-				empty[nempty++] = s;
+				empty[(*nempty)++] = s;
 			} else {
 				partial_push(b, s);
 			}
@@ -324,11 +453,42 @@ void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, ui
 	b->live -= n;
 	bool spare_new = b->spare_new;
 	b->spare_new = false;
-	ebb_unlock(&b->lock);
+	return spare_new || *nempty;
+}
+
+static void release_empty(arena_t *a, span_t **empty, unsigned nempty, bool notify, uint64_t now)
+{
 	for (unsigned e = 0; e < nempty; e++)
 		slab_release(a, empty[e], now);
-	if (nempty || spare_new)
+	if (notify)
 		purge_notify(a);
+}
+
+void arena_flush_at(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t freed_ns)
+{
+	bin_t *b = &a->bins[cls];
+	span_t *empty[8];
+	unsigned nempty = 0;
+	uint64_t now = freed_ns ? freed_ns : os_now_ns();
+	ebb_lock(&b->lock);
+	bool notify = bin_free(b, items, n, now, empty, &nempty);
+	ebb_unlock(&b->lock);
+	release_empty(a, empty, nempty, notify, now);
+}
+
+bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t *now)
+{
+	bin_t *b = &a->bins[cls];
+	span_t *empty[8];
+	unsigned nempty = 0;
+	if (!ebb_trylock(&b->lock))
+		return false;
+	if (!*now)
+		*now = os_now_ns();
+	bool notify = bin_free(b, items, n, *now, empty, &nempty);
+	ebb_unlock(&b->lock);
+	release_empty(a, empty, nempty, notify, *now);
+	return true;
 }
 
 void *arena_large_alloc(arena_t *a, size_t size, size_t align)
@@ -342,17 +502,20 @@ void *arena_large_alloc(arena_t *a, size_t size, size_t align)
 		s->kind = SPAN_LARGE;
 		a->large_pages += s->npages;
 	}
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	return s ? (void *)s->base : NULL;
 }
 
 void arena_large_free(span_t *s)
 {
 	arena_t *a = s->arena;
-	ebb_lock(&a->lock);
-	a->large_pages -= s->npages;
-	ph_free(a, s, 0);
-	ebb_unlock(&a->lock);
+	/* Not a large block any more from here on, so a second free of it is
+	 * reported while it waits for the page heap's lock. */
+	uint8_t kind = SPAN_LARGE;
+	if (!__atomic_compare_exchange_n(&s->kind, &kind, SPAN_UNUSED, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		ebb_fatal("free(): double free of %p", (void *)s->base);
+	s->freed_ns = os_now_ns();
+	ph_give(a, s);
 	purge_notify(a);
 }
 
@@ -365,7 +528,7 @@ bool arena_large_resize(span_t *s, size_t size)
 	bool ok = ph_resize(a, s, npages);
 	if (ok)
 		a->large_pages = a->large_pages - old + s->npages;
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	if (ok && npages < old)
 		purge_notify(a);
 	return ok;
@@ -374,6 +537,7 @@ bool arena_large_resize(span_t *s, size_t size)
 size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 {
 	uint64_t oldest = UINT64_MAX, ph_next;
+	inbox_drain(a);
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		bin_t *b = &a->bins[c];
 		if (!__atomic_load_n(&b->spare, __ATOMIC_RELAXED))
@@ -419,7 +583,7 @@ void arena_fork_parent(void)
 		arena_t *a = ebb_arenas[i];
 		if (!a)
 			continue;
-		ebb_unlock(&a->lock);
+		ph_unlock(a);
 		for (unsigned c = 0; c < NCLASSES; c++)
 			ebb_unlock(&a->bins[c].lock);
 	}

@@ -14,11 +14,15 @@ typedef struct region {
 } region_t;
 
 #define PARTIAL_LISTS 4
+/* After the lists by fullness, one for slabs whose free slots all lie on
+ * pages that hold no block: used last, so new blocks fill the holes next to
+ * live ones before they pin another page (or fault a purged one in). */
+#define EMPTY_PAGES_LIST PARTIAL_LISTS
 
 typedef struct bin {
 	ebb_lock_t lock;
 	span_t *cur;		/* slab blocks are taken from first */
-	span_t *partial[PARTIAL_LISTS];	/* other slabs with free slots, fullest first */
+	span_t *partial[PARTIAL_LISTS + 1];	/* other slabs with free slots, fullest first */
 	span_t *spare;		/* one empty slab kept against churn */
 	uint64_t spare_ns;	/* when it became the spare */
 	bool spare_new;		/* the purger has not been told of it */
@@ -28,10 +32,15 @@ typedef struct bin {
 #define RUN_BUCKETS (REGION_PAGES + 1)
 enum { RUNS_CLEAN, RUNS_DIRTY };
 
+struct inbox_node;
+
 typedef struct arena {
 	unsigned index;
 	uint32_t tag;
-	ebb_lock_t lock;	/* the page heap */
+	ebb_lock_t lock;	/* the page heap; unlock with ph_unlock */
+	/* Spans handed back while the lock was busy (ph_give), linked through
+	 * dnext; the lock's holder takes them before it lets go. */
+	span_t *giving;
 	/* Free runs by exact length, apart by whether they may be resident:
 	 * allocation takes dirty ones first, so RSS does not grow while freed
 	 * pages wait for the purger. */
@@ -51,6 +60,10 @@ typedef struct arena {
 	size_t large_pages;	/* in large blocks */
 	size_t slab_pages;	/* in slabs (including spares) */
 	size_t slab_purged;	/* pages of slabs in use given back (atomic) */
+	/* Blocks freed while their bin was locked by someone else (inbox.c):
+	 * written by other threads, so on a line of its own. */
+	struct inbox_node *inbox __attribute__((aligned(64)));
+	size_t inbox_bytes;
 	bin_t bins[NCLASSES];
 } arena_t;
 
@@ -84,11 +97,23 @@ void arena_fork_prepare(void);
 void arena_fork_parent(void);
 void arena_fork_child(void);
 
+/* The same as arena_flush_at, if the bin's lock is free at once: false
+ * (nothing done) when another thread holds it. *now is the time of the
+ * free, read from the clock if 0 (and then kept for the next call). */
+bool arena_try_flush(arena_t *a, unsigned cls, void *const *items, unsigned n, uint64_t *now);
+
 /* Page heap (pageheap.c); the arena lock is held by callers. */
 span_t *ph_alloc(arena_t *a, size_t npages, size_t align_pages);
 /* freed_ns: when the pages were freed, 0 for now. */
 void ph_free(arena_t *a, span_t *s, uint64_t freed_ns);
 bool ph_resize(arena_t *a, span_t *s, size_t npages);
+/* Gives an empty slab (kind SPAN_SMALL) or a freed large block (kind set
+ * to SPAN_UNUSED by the caller) back to the page heap, with s->freed_ns
+ * set. Never waits for the arena lock: when it is busy, the span is left
+ * for the holder, who takes it before unlocking. Lock not held. */
+void ph_give(arena_t *a, span_t *s);
+/* Unlocks the arena lock, first taking in the spans given meanwhile. */
+void ph_unlock(arena_t *a);
 /* Returns to the OS the dirty runs freed at or before cutoff (ns), and
  * unmaps empty regions beyond the retained ones. Takes and drops the arena
  * lock itself (the madvise calls run unlocked). Returns bytes purged; *next

@@ -7,6 +7,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "inbox.h"
 #include "meta.h"
 #include "msg.h"
 #include "os.h"
@@ -31,6 +32,7 @@ static void fork_prepare(void)
 	tcache_fork_prepare();
 	prof_fork_prepare();
 	arena_fork_prepare();
+	inbox_fork_prepare();
 	meta_fork_prepare();
 	pagemap_fork_prepare();
 }
@@ -39,6 +41,7 @@ static void fork_parent(void)
 {
 	pagemap_fork_parent();
 	meta_fork_parent();
+	inbox_fork_parent();
 	arena_fork_parent();
 	prof_fork_parent();
 	tcache_fork_parent();
@@ -49,6 +52,7 @@ static void fork_child(void)
 {
 	pagemap_fork_child();
 	meta_fork_child();
+	inbox_fork_child();
 	arena_fork_child();
 	prof_fork_child();
 	tcache_fork_child();

@@ -254,6 +254,64 @@ void ph_free(arena_t *a, span_t *s, uint64_t freed_ns)
 	insert_merged(a, s);
 }
 
+/* A span given back: an empty slab, or a large block whose kind the freeing
+ * thread set to SPAN_UNUSED (so a second free of it is reported). */
+static void take_given(arena_t *a, span_t *s)
+{
+	if (s->kind == SPAN_SMALL)
+		a->slab_pages -= s->npages;
+	else
+		a->large_pages -= s->npages;
+	ph_free(a, s, s->freed_ns);
+}
+
+static bool try_lock_sc(arena_t *a)
+{
+	uint32_t expect = 0;
+	return __atomic_compare_exchange_n(&a->lock.state, &expect, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void ph_unlock(arena_t *a)
+{
+	for (;;) {
+		span_t *s = NULL;
+		if (__atomic_load_n(&a->giving, __ATOMIC_RELAXED))
+			s = __atomic_exchange_n(&a->giving, NULL, __ATOMIC_ACQUIRE);
+		while (s) {
+			span_t *next = s->dnext;
+			take_given(a, s);
+			s = next;
+		}
+		/* A span given after our look found the lock still held and left
+		 * it to us; if nobody else holds it now, take it in. Sequentially
+		 * consistent, like the giver's push and trylock: either it sees
+		 * us unlocked or we see its span. */
+		if (__atomic_exchange_n(&a->lock.state, 0, __ATOMIC_SEQ_CST) == 2)
+			ebb_lock_wake(&a->lock);
+		if (!__atomic_load_n(&a->giving, __ATOMIC_SEQ_CST) || !try_lock_sc(a))
+			return;
+	}
+}
+
+void ph_give(arena_t *a, span_t *s)
+{
+	/* A thread that frees another's memory (a Cleaner thread, say) must
+	 * not queue behind the owners' allocations: if the lock is busy, the
+	 * holder does the work. */
+	if (ebb_trylock(&a->lock)) {
+		take_given(a, s);
+		ph_unlock(a);
+		return;
+	}
+	span_t *head = __atomic_load_n(&a->giving, __ATOMIC_RELAXED);
+	do
+		s->dnext = head;
+	while (!__atomic_compare_exchange_n(&a->giving, &head, s, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	/* The holder may have unlocked between our trylock and the push. */
+	if (try_lock_sc(a))
+		ph_unlock(a);
+}
+
 bool ph_resize(arena_t *a, span_t *s, size_t npages)
 {
 	if (npages == s->npages)
@@ -342,7 +400,7 @@ size_t ph_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 		}
 		if (!n)
 			break;
-		ebb_unlock(&a->lock);
+		ph_unlock(a);
 		for (unsigned i = 0; i < n; i++)
 			os_purge((void *)batch[i]->base, span_bytes(batch[i]), ebb_opt.purge == PURGE_FREE);
 		ebb_lock(&a->lock);
@@ -367,7 +425,7 @@ size_t ph_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 		run_remove(a, s);
 		region_unmap(a, s);
 	}
-	ebb_unlock(&a->lock);
+	ph_unlock(a);
 	if (next)
 		*next = oldest;
 	return bytes;

@@ -11,8 +11,11 @@ static uint32_t class_bytes(unsigned c)
 	return (128u << g) + (k << (4 + g));
 }
 
-/* The slab length with the least tail waste, preferring shorter slabs, so a
- * slab returns to the page heap as soon as possible. */
+/* The slab length with the least tail waste, and of those the longest: a
+ * slab's descriptor then describes more memory (a heap of 1-page slabs
+ * spends 4.5 % of it on descriptors), and since the free pages of a slab
+ * in use go back to the OS one by one (slab_purge), a long slab holds no
+ * more memory than several short ones. */
 static void pick_slab(class_info_t *ci)
 {
 	unsigned best_pages = 1, best_slots = 0;
@@ -25,7 +28,7 @@ static void pick_slab(class_info_t *ci)
 			continue;
 		size_t waste = bytes - n * ci->size;
 		/* compare waste/bytes without division */
-		if (best_slots == 0 || waste * (best_pages * PAGE_SIZE) < best_waste * bytes) {
+		if (best_slots == 0 || waste * (best_pages * PAGE_SIZE) <= best_waste * bytes) {
 			best_pages = p;
 			best_slots = (unsigned)n;
 			best_waste = waste;

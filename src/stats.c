@@ -8,6 +8,7 @@
 
 #include "arena.h"
 #include "huge.h"
+#include "inbox.h"
 #include "init.h"
 #include "meta.h"
 #include "msg.h"
@@ -54,9 +55,10 @@ EBB_EXPORT void ebb_stats_get(ebb_stats_t *t)
 		t->purged += a->purged_bytes;
 		t->purges += a->purges;
 		t->regions_unmapped += a->unmapped_regions;
-		ebb_unlock(&a->lock);
+		ph_unlock(a);
 	}
-	size_t cached = tcache_cached_bytes();
+	/* Blocks waiting in inboxes are free, like those in thread caches. */
+	size_t cached = tcache_cached_bytes() + inbox_pending_bytes();
 	t->huge = huge_mapped();
 	t->huge_blocks = huge_count();
 	t->allocated = (small_live > cached ? small_live - cached : 0) + large + t->huge;

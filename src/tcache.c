@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "inbox.h"
 #include "init.h"
 #include "meta.h"
 #include "msg.h"
@@ -151,30 +152,14 @@ void tcache_flush_bin(tcache_t *tc, unsigned cls, unsigned keep)
 		return;
 	/* The oldest blocks, at the bottom of the stack, go back. */
 	unsigned out = n - keep;
-	arena_flush(tc->arena, cls, b->lo, out);
+	inbox_free_class(tc->arena, cls, b->lo, out);
 	memmove(b->lo, b->lo + out, keep * sizeof(void *));
 	b->top = b->lo + keep;
 }
 
 void tcache_remote_flush(tcache_t *tc)
 {
-	unsigned n = tc->nremote;
-	void **r = tc->remote;
-	while (n) {
-		span_t *s = pagemap_get(r[0]);
-		arena_t *a = s->arena;
-		unsigned cls = s->cls, nb = 0, keep = 0;
-		void *batch[REMOTE_MAX];
-		for (unsigned i = 0; i < n; i++) {
-			span_t *t = pagemap_get(r[i]);
-			if (t->arena == a && t->cls == cls)
-				batch[nb++] = r[i];
-			else
-				r[keep++] = r[i];
-		}
-		arena_flush(a, cls, batch, nb);
-		n = keep;
-	}
+	inbox_free(tc->remote, tc->nremote);
 	tc->nremote = 0;
 }
 

@@ -263,6 +263,57 @@ static void test_slab_lists(void **state)
 	assert_int_equal(a->free_pages, free0 + 2 * ci->pages);
 }
 
+/* A refill that needs a new slab drops the bin's lock while it waits for
+ * the page heap's: frees into the bin go on meanwhile. */
+static arena_t *grow_arena;
+static void *grow_got;
+
+static void *grow_refill(void *arg)
+{
+	unsigned cls = (unsigned)(uintptr_t)arg;
+	if (arena_refill(grow_arena, cls, &grow_got, 1) != 1)
+		grow_got = NULL;
+	return NULL;
+}
+
+static void test_grow_unlocked(void **state)
+{
+	(void)state;
+	arena_t *a = grow_arena = fresh();
+	unsigned cls = size_class(4096);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	void *out[SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, ci->slots), ci->slots);	/* one full slab */
+	span_t *full = b->cur;
+	assert_int_equal(full->nfree, 0);
+	ebb_lock(&a->lock);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, grow_refill, (void *)(uintptr_t)cls), 0);
+	/* Until the refill sleeps on the page heap's lock. */
+	while (__atomic_load_n(&a->lock.state, __ATOMIC_ACQUIRE) != 2)
+		usleep(100);
+	assert_true(ebb_trylock(&b->lock));
+	ebb_unlock(&b->lock);
+	/* A block freed into the current slab meanwhile is the one handed out;
+	 * the new slab waits on the partial list. */
+	arena_flush(a, cls, &out[0], 1);
+	ph_unlock(a);
+	pthread_join(t, NULL);
+	assert_ptr_equal(grow_got, out[0]);
+	assert_ptr_equal(b->cur, full);
+	span_t *fresh_slab = b->partial[PARTIAL_LISTS - 1];
+	assert_non_null(fresh_slab);
+	assert_int_equal(fresh_slab->nfree, ci->slots);
+	assert_int_equal(a->slab_pages, 2 * ci->pages);
+	/* The next refill takes from it: the current slab is full again. */
+	void *p;
+	assert_int_equal(arena_refill(a, cls, &p, 1), 1);
+	assert_ptr_equal(span_of(p), fresh_slab);
+	arena_flush(a, cls, &p, 1);
+	arena_flush(a, cls, out, ci->slots);
+}
+
 static void flush_twice(void *arg)
 {
 	arena_t *a = arg;
@@ -315,6 +366,90 @@ static void test_fullest_first(void **state)
 	arena_flush(a, cls, &out[n - ci->slots], ci->slots - most - 1);
 	assert_ptr_equal(b->partial[PARTIAL_LISTS - 1], A);
 	assert_int_equal(A->nfree, ci->slots - 1);
+}
+
+/* Slot i of a slab of class cls, whose blocks start at base. */
+static void *slot(span_t *s, unsigned i)
+{
+	return (void *)(s->base + (uintptr_t)i * s->size);
+}
+
+/* New blocks go into the holes next to live blocks, in every partial slab,
+ * before they pin a page that holds none. */
+static void test_holes_first(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(3072);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	assert_true(ci->slots >= 8);
+	unsigned n = 3 * ci->slots;
+	void *out[3 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	span_t *A = span_of(out[n - 1]), *B = span_of(out[n - 1 - ci->slots]), *C = span_of(out[0]);
+	assert_ptr_equal(b->cur, C);
+	/* A and B keep slot 5 (bytes 15360-18431, pages 3-4): slot 4 (12288-
+	 * 15359) is the one hole next to it; C is emptied. */
+	for (unsigned k = 0; k < n; k++) {
+		void *p = out[k];
+		if (p != slot(A, 5) && p != slot(B, 5))
+			arena_flush(a, cls, &p, 1);
+	}
+	void *got[2];
+	assert_int_equal(arena_refill(a, cls, got, 2), 2);
+	assert_true((got[0] == slot(A, 4) && got[1] == slot(B, 4)) ||
+		    (got[0] == slot(B, 4) && got[1] == slot(A, 4)));
+	/* No holes left: the next block pins a page that held none. */
+	void *next;
+	assert_int_equal(arena_refill(a, cls, &next, 1), 1);
+	span_t *ns = span_of(next);
+	uintptr_t off = (uintptr_t)next - ns->base;
+	assert_true(ns == C || off + ns->size <= 3 * PAGE_SIZE || off >= 5 * PAGE_SIZE ||
+		    (off < 3 * PAGE_SIZE && off + ns->size > 3 * PAGE_SIZE) ||
+		    (off < 5 * PAGE_SIZE && off + ns->size > 5 * PAGE_SIZE));
+	arena_flush(a, cls, got, 2);
+	arena_flush(a, cls, &next, 1);
+	void *last[2] = { slot(A, 5), slot(B, 5) };
+	arena_flush(a, cls, last, 2);
+	assert_int_equal(b->live, 0);
+}
+
+/* Blocks of whole pages have no holes to fill, but resident free blocks go
+ * before purged ones, even in a fuller slab. */
+static void test_purged_last(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	unsigned cls = size_class(8192);
+	const class_info_t *ci = &ebb_classes[cls];
+	bin_t *b = &a->bins[cls];
+	unsigned n = 3 * ci->slots;
+	void *out[3 * SLOTS_MAX];
+	assert_int_equal(arena_refill(a, cls, out, n), n);
+	span_t *A = span_of(out[n - 1]), *B = span_of(out[n - 1 - ci->slots]);
+	void *fa[2] = { slot(A, 1), slot(A, 2) };
+	arena_flush(a, cls, fa, 2);
+	uint64_t next;
+	arena_purge(a, UINT64_MAX, &next);
+	assert_int_equal(A->purged, 0xf << 2);	/* slots 1 and 2: pages 2-5 */
+	void *fb[4] = { slot(B, 1), slot(B, 2), slot(B, 3), slot(B, 4) };
+	arena_flush(a, cls, fb, 4);
+	/* A is fuller, but its free pages are purged: B's block comes first. */
+	void *p;
+	assert_int_equal(arena_refill(a, cls, &p, 1), 1);
+	assert_ptr_equal(span_of(p), B);
+	assert_ptr_equal(b->partial[EMPTY_PAGES_LIST], A);
+	assert_int_equal(A->purged, 0xf << 2);
+	arena_flush(a, cls, &p, 1);
+	for (unsigned k = 0; k < n; k++) {
+		bool freed = false;
+		for (int i = 0; i < 4; i++)
+			freed |= out[k] == fb[i] || (i < 2 && out[k] == fa[i]);
+		if (!freed)
+			arena_flush(a, cls, &out[k], 1);
+	}
+	assert_int_equal(b->live, 0);
 }
 
 /* A slab kept by one survivor gives back its other pages after the decay,
@@ -377,6 +512,29 @@ static void test_double_free(void **state)
 	assert_abort_names(in_child(flush_twice, a), probe[2]);
 	assert_non_null(strstr(child_err, "double free"));
 	assert_abort_names(in_child(flush_dup_batch, a), probe[0]);
+	assert_non_null(strstr(child_err, "double free"));
+}
+
+/* A large block freed while the page heap is locked waits for the lock's
+ * holder; freeing it again meanwhile is still a double free. */
+static void free_large_twice(void *arg)
+{
+	arena_t *a = arg;
+	span_t *s = span_of(arena_large_alloc(a, 5 * PAGE_SIZE, 0));
+	ebb_lock(&a->lock);
+	arena_large_free(s);
+	if (a->giving != s || s->kind != SPAN_UNUSED)
+		_exit(5);
+	arena_large_free(s);
+}
+
+static void test_large_double_free_pending(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	void *p = arena_large_alloc(a, 5 * PAGE_SIZE, 0);
+	arena_large_free(span_of(p));	/* the child gets the same block */
+	assert_abort_names(in_child(free_large_twice, a), p);
 	assert_non_null(strstr(child_err, "double free"));
 }
 
@@ -460,9 +618,13 @@ int main(void)
 		cmocka_unit_test(test_large_resize),
 		cmocka_unit_test(test_refill_flush),
 		cmocka_unit_test(test_slab_lists),
+		cmocka_unit_test(test_grow_unlocked),
 		cmocka_unit_test(test_fullest_first),
 		cmocka_unit_test(test_slab_page_purge),
+		cmocka_unit_test(test_holes_first),
+		cmocka_unit_test(test_purged_last),
 		cmocka_unit_test(test_double_free),
+		cmocka_unit_test(test_large_double_free_pending),
 		cmocka_unit_test(test_slab_new_race),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

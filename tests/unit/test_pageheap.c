@@ -8,8 +8,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "init.h"
@@ -359,6 +361,81 @@ static void test_purge(void **state)
 	check_heap(a, 0);
 }
 
+/* A span as arena_large_free or slab_release hands it to ph_give. */
+static span_t *to_give(arena_t *a, size_t n, uint8_t kind)
+{
+	span_t *s = take(a, n, 1);
+	ebb_lock(&a->lock);
+	if (kind == SPAN_SMALL)
+		a->slab_pages += n;
+	else
+		a->large_pages += n;
+	ebb_unlock(&a->lock);
+	s->kind = kind;
+	s->purged = 0;
+	s->freed_ns = 1;
+	return s;
+}
+
+static void test_give(void **state)
+{
+	(void)state;
+	arena_t *a = fresh();
+	span_t *s = to_give(a, 3, SPAN_UNUSED);
+	ph_give(a, s);	/* lock free: back at once */
+	assert_int_equal(a->large_pages, 0);
+	assert_int_equal(a->dirty_pages, 3);
+	assert_null(a->giving);
+	check_heap(a, 0);
+	/* A slab's pages given back while it was in use are not dirty. */
+	s = to_give(a, 4, SPAN_SMALL);
+	s->purged = 0x5;
+	ph_give(a, s);
+	assert_int_equal(a->slab_pages, 0);
+	assert_int_equal(a->dirty_pages, 3 + 2);
+	check_heap(a, 0);
+}
+
+static arena_t *busy_arena;
+static span_t *busy_span;
+static int busy_done;
+
+static void *give_busy(void *arg)
+{
+	(void)arg;
+	ph_give(busy_arena, busy_span);
+	__atomic_store_n(&busy_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A giver never waits for the lock: the holder takes the span in when it
+ * unlocks. */
+static void test_give_while_locked(void **state)
+{
+	(void)state;
+	arena_t *a = busy_arena = fresh();
+	span_t *keep = take(a, 1, 1);	/* keeps the region, so runs stay apart */
+	busy_span = to_give(a, 2, SPAN_UNUSED);
+	size_t free0 = a->free_pages;
+	ebb_lock(&a->lock);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, give_busy, NULL), 0);
+	for (int i = 0; i < 5000 && !__atomic_load_n(&busy_done, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	assert_true(__atomic_load_n(&busy_done, __ATOMIC_ACQUIRE));	/* did not wait */
+	assert_ptr_equal(a->giving, busy_span);
+	assert_int_equal(a->free_pages, free0);
+	assert_int_equal(a->large_pages, 2);
+	ph_unlock(a);
+	pthread_join(t, NULL);
+	assert_null(a->giving);
+	assert_int_equal(a->free_pages, free0 + 2);
+	assert_int_equal(a->large_pages, 0);
+	check_heap(a, 1);
+	give(a, keep);
+	check_heap(a, 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -377,6 +454,8 @@ int main(void)
 		cmocka_unit_test(test_regions),
 		cmocka_unit_test(test_dirty_first),
 		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_give),
+		cmocka_unit_test(test_give_while_locked),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -138,6 +138,28 @@ static void test_slab_geometry(void **state)
 	}
 }
 
+/* The least tail waste for the bytes spanned, and of equal waste the
+ * longest slab: fewer descriptors. */
+static void test_slab_length(void **state)
+{
+	(void)state;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		const class_info_t *ci = &ebb_classes[c];
+		uint64_t bytes = ci->pages * PAGE_SIZE, waste = bytes - (uint64_t)ci->slots * ci->size;
+		for (unsigned p = 1; p <= 16; p++) {
+			uint64_t b = p * PAGE_SIZE, n = b / ci->size, w = b - n * ci->size;
+			if (n < 2 || n > SLOTS_MAX || p == ci->pages)
+				continue;
+			/* w / b against waste / bytes, without division */
+			if (p < ci->pages)
+				assert_true(w * bytes >= waste * b);
+			else
+				assert_true(w * bytes > waste * b);
+		}
+	}
+	assert_int_equal(ebb_classes[size_class(64)].pages, 8);	/* 512 slots, none wasted */
+}
+
 static void test_aligned(void **state)
 {
 	(void)state;
@@ -194,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_reciprocal),
 		cmocka_unit_test(test_slot_index),
 		cmocka_unit_test(test_slab_geometry),
+		cmocka_unit_test(test_slab_length),
 		cmocka_unit_test(test_aligned),
 		cmocka_unit_test(test_tcache_cap),
 	};

@@ -339,6 +339,36 @@ static void test_cross_thread(void **state)
 	arena_flush(r.arena, cls, out, 100);
 }
 
+/* The same with the owner's bin locked throughout: the freeing thread
+ * neither waits nor keeps the blocks; they wait in the owner arena's
+ * inbox until its next refill. */
+static void test_cross_thread_busy(void **state)
+{
+	(void)state;
+	seen_t r = { 0 };
+	run_thread(producer, &r);
+	unsigned cls = size_class(64);
+	bin_t *b = &r.arena->bins[cls];
+	ebb_lock(&b->lock);
+	run_thread(consumer, &r);	/* joined: it did not wait for us */
+	assert_true(cons.foreign);
+	for (int i = 0; i < 100; i++) {
+		/* The bitmap, read under the lock we hold. */
+		span_t *s = pagemap_get(r.blocks[i]);
+		unsigned k = (unsigned)(((uintptr_t)r.blocks[i] - s->base) / s->size);
+		assert_false((s->freemap[k / 64] >> (k % 64)) & 1);
+	}
+	ebb_unlock(&b->lock);
+	assert_non_null(r.arena->inbox);
+	void *one;
+	assert_int_equal(arena_refill(r.arena, cls, &one, 1), 1);
+	assert_null(r.arena->inbox);
+	for (int i = 0; i < 100; i++)
+		assert_true(r.blocks[i] == one || block_is_free(r.blocks[i]));
+	arena_flush(r.arena, cls, &one, 1);
+	assert_int_equal(b->live, r.live0);
+}
+
 /* Regression (was a bug in src/tcache.c, tcache_get): a cache reused from the pool keeps the
  * dead thread's 'allocated', so tcache_allocated_total() counts bytes of a
  * thread that has exited. */
@@ -399,6 +429,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_after_exit),
 		cmocka_unit_test(test_first_use_in_dtor),
 		cmocka_unit_test(test_cross_thread),
+		cmocka_unit_test(test_cross_thread_busy),
 		cmocka_unit_test(test_allocated_not_inherited),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
