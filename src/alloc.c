@@ -14,7 +14,11 @@
 #include "prof.h"
 #include "tcache.h"
 
-#define EBB_EXPORT __attribute__((visibility("default")))
+/* Every entry point with an inlined fast path lives in section ebb_fast: the
+ * purger must not take the cache of a thread stopped in one (see
+ * tcache_syscall_stop). */
+#define EBB_FAST __attribute__((section("ebb_fast")))
+#define EBB_EXPORT __attribute__((visibility("default"))) EBB_FAST
 
 /* Requests larger than this can never be met (and would overflow rounding). */
 #define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 30))
@@ -146,7 +150,7 @@ EBB_EXPORT void *ebb_malloc(size_t n)
 }
 
 /* For C++ operator new: the stack starts at the caller of new. */
-void *ebb_malloc_from(size_t n, const void *ra)
+EBB_FAST void *ebb_malloc_from(size_t n, const void *ra)
 {
 	return malloc_ra(n, ra);
 }

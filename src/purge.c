@@ -135,9 +135,18 @@ static void *bg_main(void *arg)
 
 static void bg_start(void);
 
+int ebb_purge_start_pending;
+
 void purge_start(void)
 {
 	bg_start();
+}
+
+void purge_start_pending(void)
+{
+	__atomic_store_n(&ebb_purge_start_pending, 0, __ATOMIC_RELAXED);
+	if (!ebb_exiting)
+		bg_start();
 }
 
 void purge_wake(void)
@@ -191,8 +200,12 @@ void purge_notify(arena_t *a)
 		return;
 	}
 	if (state == BG_NONE) {
-		if (__atomic_load_n(&a->dirty_pages, __ATOMIC_RELAXED) >= START_PAGES && !ebb_exiting)
-			bg_start();
+		if (__atomic_load_n(&a->dirty_pages, __ATOMIC_RELAXED) >= START_PAGES && !ebb_exiting) {
+			if (ebb_tc->busy)
+				__atomic_store_n(&ebb_purge_start_pending, 1, __ATOMIC_RELAXED);
+			else
+				bg_start();
+		}
 		return;
 	}
 	__atomic_add_fetch(&bg_seq, 1, __ATOMIC_SEQ_CST);

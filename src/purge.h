@@ -18,6 +18,11 @@ bool purge_under_pressure(void);
 bool purge_thread_running(void);
 /* Starts the background thread now (for signal-triggered dumps). */
 void purge_start(void);
+/* Set when the thread is to be started but the caller was inside a slow
+ * path of its thread cache: pthread_create calls malloc, which must not
+ * run into a cache half-way through a change. tcache_leave starts it. */
+extern int ebb_purge_start_pending EBB_HIDDEN;
+void purge_start_pending(void);
 /* Wakes it (async-signal-safe). */
 void purge_wake(void);
 

@@ -54,7 +54,7 @@ void sizeclass_init(size_t tcache_max)
 		/* Thread caches hold at most 16 KiB per class (1 to 64 blocks):
 		 * what an idle thread keeps is bounded by about 1 MiB. */
 		unsigned cap = 16384 / ci->size;
-		cap = cap < 1 ? 1 : cap > 64 ? 64 : cap;
+		cap = cap < 1 ? 1 : cap > TCACHE_CAP_MAX ? TCACHE_CAP_MAX : cap;
 		ci->tcache_cap = ci->size <= tcache_max ? (uint16_t)cap : 0;
 	}
 	unsigned c = 0;

@@ -10,6 +10,8 @@
 #define SMALL_MAX ((size_t)32768)
 #define LUT_MAX ((size_t)1024)
 #define SLOTS_MAX 512
+/* Blocks a thread cache holds per class, at most. */
+#define TCACHE_CAP_MAX 64
 
 typedef struct {
 	uint32_t size;	/* bytes per object */

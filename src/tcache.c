@@ -150,11 +150,15 @@ void tcache_flush_bin(tcache_t *tc, unsigned cls, unsigned keep)
 	unsigned n = tbin_count(b);
 	if (n <= keep)
 		return;
-	/* The oldest blocks, at the bottom of the stack, go back. */
+	/* The oldest blocks, at the bottom of the stack, go back. The bin is
+	 * consistent before they leave: giving them back may reach code that
+	 * allocates (a thread's start-up), and that must not find them. */
 	unsigned out = n - keep;
-	inbox_free_class(tc->arena, cls, b->lo, out);
+	void *gone[TCACHE_CAP_MAX];
+	memcpy(gone, b->lo, out * sizeof(void *));
 	memmove(b->lo, b->lo + out, keep * sizeof(void *));
 	b->top = b->lo + keep;
+	inbox_free_class(tc->arena, cls, gone, out);
 }
 
 void tcache_remote_flush(tcache_t *tc)
@@ -283,8 +287,26 @@ typedef struct {
 	bool in_syscall;
 } task_view_t;
 
+bool tcache_syscall_stop(const char *buf)
+{
+	if (buf[0] < '0' || buf[0] > '9')
+		return false;
+	const char *last = strrchr(buf, ' ');
+	if (!last || last[1] != '0' || last[2] != 'x')
+		return false;
+	uintptr_t pc = 0;
+	for (const char *c = last + 3; *c && *c != '\n'; c++) {
+		unsigned d = *c >= '0' && *c <= '9' ? (unsigned)(*c - '0')
+			   : *c >= 'a' && *c <= 'f' ? (unsigned)(*c - 'a' + 10) : 16u;
+		if (d > 15)
+			return false;
+		pc = pc << 4 | d;
+	}
+	return !(pc >= (uintptr_t)__start_ebb_fast && pc < (uintptr_t)__stop_ebb_fast);
+}
+
 /* The thread's scheduler state, context switch count, and whether it is
- * blocked inside a system call (not a page fault), from /proc. */
+ * blocked inside a system call outside the fast paths, from /proc. */
 static bool task_view(int tid, task_view_t *v)
 {
 	char path[64], buf[2048];
@@ -304,9 +326,7 @@ static bool task_view(int tid, task_view_t *v)
 	ebb_snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
 	if (os_read_file(path, buf, sizeof(buf)) <= 0)
 		return false;
-	/* "NR args... sp pc" when blocked in a system call; "-1 sp pc" in a
-	 * fault; "running" when on a CPU. */
-	v->in_syscall = buf[0] >= '0' && buf[0] <= '9';
+	v->in_syscall = tcache_syscall_stop(buf);
 	return true;
 }
 

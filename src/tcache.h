@@ -4,6 +4,7 @@
 #define EBB_TCACHE_H
 
 #include "arena.h"
+#include "purge.h"
 #include "common.h"
 #include "sizeclass.h"
 
@@ -94,9 +95,23 @@ EBB_INLINE void tcache_leave(tcache_t *tc)
 {
 	if (tc) {
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		tc->busy--;
+		if (--tc->busy == 0 && unlikely(__atomic_load_n(&ebb_purge_start_pending, __ATOMIC_RELAXED)))
+			purge_start_pending();
 	}
 }
+
+/* The fast paths (alloc.c puts them in section ebb_fast) use the cache
+ * without raising busy. Weak: a test program without alloc.c has none. */
+extern const char __start_ebb_fast[] __attribute__((weak)) EBB_HIDDEN;
+extern const char __stop_ebb_fast[] __attribute__((weak)) EBB_HIDDEN;
+
+/* From a /proc/.../syscall line ("NR args... sp pc" in a system call, "-1
+ * sp pc" in some faults, "running" on a CPU): stopped in a system call, and
+ * not inside a fast path. A thread sleeping in a page fault shows the
+ * fault's error code where the number goes (x86-64), so it looks like a
+ * system call; its pc says whether the fault hit a fast path, whose cache
+ * must then not be taken. */
+bool tcache_syscall_stop(const char *buf);
 
 /* Empties the caches of threads that have not touched them for idle_ns
  * and are blocked in the kernel, so idle threads do not keep freed memory.

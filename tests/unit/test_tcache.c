@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ebbmalloc.h"
+#include "msg.h"
 #include "init.h"
 #include "pagemap.h"
 #include "tcache.h"
@@ -409,6 +410,28 @@ static int setup(void **state)
 
 #define CONF "narenas:4"
 
+/* The purger takes an idle thread's cache only when the thread sleeps in
+ * a system call outside the fast paths. A thread sleeping in a page fault
+ * shows the fault's error code where a system call number goes; when its
+ * pc is in a fast path, the cache is in use. */
+static void test_syscall_stop(void **state)
+{
+	(void)state;
+	char line[256];
+	assert_false(tcache_syscall_stop("running\n"));
+	assert_false(tcache_syscall_stop("-1 0x7ffd2a10 0x7f0012345678\n"));
+	assert_true(tcache_syscall_stop("202 0x7f00aa 0x80 0x0 0x0 0x0 0x0 0x7ffd2a10 0x7f0012345678\n"));
+	ebb_snprintf(line, sizeof(line), "6 0x7f00aa 0x1 0x0 0x0 0x0 0x0 0x7ffd2a10 0x%lx\n",
+		     (unsigned long)(uintptr_t)ebb_free + 8);
+	assert_false(tcache_syscall_stop(line));
+	ebb_snprintf(line, sizeof(line), "6 0x7f00aa 0x1 0x0 0x0 0x0 0x0 0x7ffd2a10 0x%lx\n",
+		     (unsigned long)(uintptr_t)ebb_malloc + 4);
+	assert_false(tcache_syscall_stop(line));
+	ebb_snprintf(line, sizeof(line), "6 0x7f00aa 0x1 0x0 0x0 0x0 0x0 0x7ffd2a10 0x%lx\n",
+		     (unsigned long)(uintptr_t)tcache_flush_all);
+	assert_true(tcache_syscall_stop(line));
+}
+
 int main(int argc, char **argv)
 {
 	/* The library reads its options in a constructor, before main: run
@@ -426,6 +449,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_syscall_stop),
 		cmocka_unit_test(test_after_exit),
 		cmocka_unit_test(test_first_use_in_dtor),
 		cmocka_unit_test(test_cross_thread),
