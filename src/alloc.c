@@ -63,8 +63,9 @@ static void *alloc_small(unsigned cls, const void *ra)
 static void *sampled_big(void *p, const void *ra)
 {
 	tcache_t *tc = tcache_enter();
-	if (p && tc && tcache_count(tc, span_bytes(pagemap_get(p))))
-		prof_sample_alloc(p, span_bytes(pagemap_get(p)), tc->prof_uid, ra);
+	size_t bytes = p ? span_bytes(pagemap_get(p)) : 0;
+	if (p && tc && tcache_count(tc, bytes))
+		prof_sample_alloc(p, bytes, tc->prof_uid, ra);
 	tcache_leave(tc);
 	return p;
 }
@@ -196,8 +197,8 @@ static span_t *checked_span(const char *fn, void *p)
 
 static __attribute__((cold)) void check_freed(const char *fn, tcache_t *tc, span_t *s, void *p)
 {
-	/* The key is only a hint (a program may store the same word); the cache
-	 * and the slab bitmap say for sure. */
+	/* The mark is only a hint (a program may store the same value); the
+	 * cache and the slab bitmap say for sure. */
 	if ((tc && tcache_holds(tc, s->cls, p)) || arena_slot_is_free(s, p))
 		ebb_fatal("%s(): %s of %p (size class %u bytes)", fn,
 			  fn[0] == 'f' ? "double free" : "use of a freed block", p, s->size);
@@ -208,13 +209,13 @@ static void free_small(span_t *s, void *p)
 	tcache_t *tc = tcache_enter();
 	if (unlikely(block_marked_free(p)))
 		check_freed("free", tc, s, p);
-	if (tc && (span_tag(s) & ~TAG_SAMPLED) == tc->tag && tbin_cap(&tc->bins[s->cls])) {
-		tbin_t *b = &tc->bins[s->cls];
+	tbin_t *b = tc ? &tc->bins[s->cls] : NULL;
+	if (b && tbin_cap(b) && (span_tag(s) & ~TAG_SAMPLED) == tc->tag) {
 		if (b->top >= b->hi)
 			tcache_flush_bin(tc, s->cls, tbin_cap(b) / 2);
 		block_mark_free(p);
 		*b->top++ = p;
-	} else if (tc && tbin_cap(&tc->bins[s->cls])) {
+	} else if (b && tbin_cap(b)) {
 		block_mark_free(p);
 		tcache_remote_add(tc, p);
 	} else {

@@ -59,7 +59,6 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 	s->shift = ci->shift;
 	s->nslots = ci->slots;
 	s->binoff = tcache_bin_offset(cls);
-	s->slots = ci->slots;
 	s->limit = ci->slots * ci->size;
 	s->nfree = ci->slots;
 	s->listed = 0;
@@ -90,7 +89,7 @@ static void slab_release(arena_t *a, span_t *s, uint64_t freed_ns)
  * empty out and go back to the OS. */
 static unsigned fullness(const span_t *s)
 {
-	return (unsigned)((s->nfree * PARTIAL_LISTS - 1) / s->slots);
+	return (unsigned)((s->nfree * PARTIAL_LISTS - 1) / (unsigned)s->nslots);
 }
 
 static void list_push(bin_t *b, span_t *s, unsigned q)
@@ -306,7 +305,7 @@ static unsigned take_range(span_t *s, void **out, unsigned got, unsigned want, u
 static unsigned take_slots(span_t *s, void **out, unsigned got, unsigned want, unsigned skip)
 {
 	if (!skip)
-		return take_range(s, out, got, want, 0, s->slots);
+		return take_range(s, out, got, want, 0, (unsigned)s->nslots);
 	for (unsigned pg = 0; pg < s->npages && got < want;) {
 		if ((skip >> pg) & 1) {
 			pg++;
@@ -321,7 +320,7 @@ static unsigned take_slots(span_t *s, void **out, unsigned got, unsigned want, u
 			break;
 		/* The multiply divides exactly below the limit (sizeclass.c). */
 		unsigned lo = (unsigned)((from * s->recip) >> 32);
-		unsigned hi = to >= s->limit ? s->slots : (unsigned)((to * s->recip) >> 32);
+		unsigned hi = to >= s->limit ? (unsigned)s->nslots : (unsigned)((to * s->recip) >> 32);
 		if (lo < hi)
 			got = take_range(s, out, got, want, lo, hi);
 		pg = end;
@@ -352,7 +351,7 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 		/* Holes are looked for in slabs at most a quarter full (where
 		 * long-lived survivors sit after a mass free) and in slabs with
 		 * purged pages; blocks of whole pages share no page: no holes. */
-		if (likely(!s->purged && (s->nfree * 4 < s->slots * 3 || !(s->size % PAGE_SIZE)))) {
+		if (likely(!s->purged && (s->nfree * 4 < s->nslots * 3 || !(s->size % PAGE_SIZE)))) {
 			got = take_slots(s, out, got, want, 0);
 			continue;
 		}
@@ -363,7 +362,7 @@ unsigned arena_refill(arena_t *a, unsigned cls, void **out, unsigned want)
 		 * have no neighbours: only purged pages wait. */
 		unsigned skip = s->purged;
 		if (s->size % PAGE_SIZE)
-			skip = s->nfree == s->slots ? ~0u : empty_pages(s);
+			skip = s->nfree == s->nslots ? ~0u : empty_pages(s);
 		got = take_slots(s, out, got, want, skip);
 		if (got < want && s->nfree) {
 			if (bin_has_holes(b)) {
@@ -426,7 +425,7 @@ static bool bin_free(bin_t *b, void *const *items, unsigned n, uint64_t now, spa
 		s->settled = false;
 		if (s == b->cur)
 			continue;
-		if (s->nfree < s->slots) {
+		if (s->nfree < s->nslots) {
 			if (!s->listed)
 				partial_push(b, s);
 			else if (s->listed != fullness(s) + 1) {

@@ -35,14 +35,13 @@ typedef struct span {
 	uint64_t key;
 	uintptr_t binoff;	/* small: where its class's bin sits in a thread cache */
 	uint64_t inv;		/* small: see slot_index */
-	uint64_t nslots;	/* small: slots, as wide as slot_index's result */
+	uint64_t nslots;	/* small: slots (as wide as slot_index's result) */
 	uint8_t shift;
 	uint32_t limit;		/* small slab: slots * size */
 	uint32_t recip;
 	uint32_t size;
 	uint8_t cls;
 	uint8_t kind;
-	uint16_t slots;
 	uint16_t nfree;		/* small: free slots in the bitmap */
 	uint16_t listed;	/* small: on its bin's partial list */
 	uint16_t purged;	/* small: pages given back while the slab is in use */
