@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "child.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,36 +40,6 @@ static span_t *span_of(void *p)
 	return s;
 }
 
-/* Runs fn(arg) in a child with stderr in a pipe; returns the wait status
- * and leaves what the child printed in child_err. */
-static char child_err[4096];
-
-static int in_child(void (*fn)(void *), void *arg)
-{
-	int fd[2];
-	assert_int_equal(pipe(fd), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &no_core);
-		close(fd[0]);
-		dup2(fd[1], 2);
-		fn(arg);
-		_exit(0);
-	}
-	close(fd[1]);
-	size_t len = 0;
-	ssize_t r;
-	while (len < sizeof(child_err) - 1 && (r = read(fd[0], child_err + len, sizeof(child_err) - 1 - len)) > 0)
-		len += (size_t)r;
-	child_err[len] = '\0';
-	close(fd[0]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	return st;
-}
 
 /* The child died of SIGABRT after one message line naming p and "free". */
 static void assert_abort_names(int st, const void *p)

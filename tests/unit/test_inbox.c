@@ -6,6 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "child.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -238,10 +240,9 @@ static void test_limit(void **state)
 
 /* A block freed again while it waits in an inbox is a double free, found
  * when the inbox is emptied. */
-static char child_err[4096];
-
-static void double_child(void)
+static void double_child(void *arg)
 {
+	(void)arg;
 	arena_t *a = arena_get(next_index);	/* the parent's next fresh arena */
 	unsigned cls = size_class(128);
 	void *p;
@@ -261,23 +262,7 @@ static void test_double_free_waiting(void **state)
 	void *p;
 	take(a, 128, &p, 1);
 	arena_flush(a, size_class(128), &p, 1);	/* the child gets p again */
-	int fd[2];
-	assert_int_equal(pipe(fd), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &no_core);
-		dup2(fd[1], 2);
-		double_child();
-		_exit(0);
-	}
-	close(fd[1]);
-	ssize_t n = read(fd[0], child_err, sizeof(child_err) - 1);
-	child_err[n > 0 ? n : 0] = '\0';
-	close(fd[0]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
+	int st = in_child(double_child, NULL);
 	next_index++;
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 	char addr[32];
