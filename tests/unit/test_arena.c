@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "config.h"
 #include "init.h"
 #include "pagemap.h"
 
@@ -578,6 +579,10 @@ static int setup(void **state)
 {
 	(void)state;
 	ebb_init_slow();
+	/* The tests that race threads on purpose must know who waits on the
+	 * page heap's lock and read its counters while nothing purges: no
+	 * purging thread (purging then runs in the calling threads). */
+	ebb_opt.background_thread = false;
 	return 0;
 }
 
