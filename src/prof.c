@@ -248,10 +248,15 @@ void prof_bg_work(void)
 	}
 }
 
+bool prof_needs_thread(void)
+{
+	return ebb_prof_on && ebb_opt.prof_signal != PROF_SIGNAL_OFF;
+}
+
 void prof_ctor(void)
 {
 	prof_bt_ready();
-	if (!ebb_prof_on || ebb_opt.prof_signal == PROF_SIGNAL_OFF)
+	if (!prof_needs_thread())
 		return;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

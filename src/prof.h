@@ -104,6 +104,8 @@ void prof_resume(void);
 
 /* Work for the background thread: a dump asked for by a signal. */
 void prof_bg_work(void);
+/* True when prof_signal dumps need the background thread running. */
+bool prof_needs_thread(void);
 
 void prof_fork_prepare(void);
 void prof_fork_parent(void);

@@ -253,4 +253,10 @@ void purge_fork_child(void)
 	bg_seq = 0;
 	next_due = UINT64_MAX;
 	ebb_lock_reset(&pass_lock);
+	/* The thread writes prof_signal dumps: a forked worker must answer the
+	 * signal too. Not started here (this runs inside fork(), where
+	 * pthread_create's malloc must not run) but at the child's first
+	 * allocator slow path. */
+	if (prof_needs_thread())
+		__atomic_store_n(&ebb_purge_start_pending, 1, __ATOMIC_RELAXED);
 }

@@ -7,6 +7,8 @@
 # - on a signal (prof_signal:SIGUSR2) sent to a program that leaked and
 #   waits (tests/programs/prof_leak.c, mode "wait"): a .m0.heap file
 #   appears within seconds and jeprof reads it;
+# - the same signal sent to a forked child (mode "forkwait": a pre-fork
+#   server's worker): the child writes its own dump;
 # - from gdb: `gdb -p PID -batch -ex 'call (int)ebb_prof_dump(0)'` (skipped,
 #   with a "skip" line, where ptrace is not allowed).
 set -euo pipefail
@@ -108,5 +110,26 @@ status=0
 wait "$pid" || status=$?
 pid=''
 expect_status "prof_leak wait: still alive until SIGTERM (status 143)" 143
+
+# A forked worker: the thread that writes signal dumps does not survive
+# fork(); the child starts its own.
+env LD_PRELOAD="$lib" EBBMALLOC_CONF=prof:true,lg_prof_sample:0,prof_signal:SIGUSR2,prof_prefix:"$tmp/fork" \
+	"$progs/prof_leak" forkwait </dev/null >"$tmp/fork.out" 2>"$tmp/fork.err" &
+pid=$!
+wait_for 10 grep -q ready "$tmp/fork.out" || true
+child=$(sed -n 's/^ready \([0-9]*\)$/\1/p' "$tmp/fork.out")
+expect_eq "prof_leak forkwait: the child is ready" yes "$([ -n "$child" ] && echo yes || echo no)"
+m0=$tmp/fork.$child.0.m0.heap
+kill -USR2 "$child" 2>/dev/null || true
+wait_for 5 test -f "$m0" || true
+expect_eq "SIGUSR2 to a forked child: $(basename "$m0") appears within 5 s" yes "$([ -f "$m0" ] && echo yes || echo no)"
+jeprof --text --show_bytes "$progs/prof_leak" "$m0" >"$tmp/fork.txt" 2>/dev/null || true
+expect_eq "SIGUSR2 to a forked child: jeprof reads its dump: leak_test 4194304" 4194304 \
+	"$(flat leak_test "$tmp/fork.txt")"
+kill -TERM "$child" 2>/dev/null || true
+status=0
+wait "$pid" || status=$?
+pid=''
+expect_status "prof_leak forkwait: the parent reports the child's SIGTERM (status 143)" 143
 
 finish

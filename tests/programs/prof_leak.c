@@ -6,6 +6,8 @@
  *   prof_leak accum    accum_test(): 1000 x malloc(100) + free (prof_accum)
  *   prof_leak wait     leak_test(), print "ready", then wait for signals
  *                      until SIGTERM (SIGUSR2 and gdb dumps)
+ *   prof_leak forkwait fork; the child does what "wait" does, printing
+ *                      "ready PID"; the parent waits for it
  *   prof_leak realloc  realloc_test(): large blocks grown and shrunk in place,
  *                      a huge one grown; prints their usable bytes
  *   prof_leak active   before_active(): 100 x malloc(1000) while sampling is
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BLOCKS 4096
@@ -102,6 +105,22 @@ int main(int argc, char **argv)
 		 * SIGUSR2 handler); SIGTERM's default action ends us. */
 		for (;;)
 			pause();
+	} else if (!strcmp(mode, "forkwait")) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 2;
+		if (pid == 0) {
+			char line[32];
+			leak_test();
+			snprintf(line, sizeof(line), "ready %d\n", (int)getpid());
+			say(line);
+			for (;;)
+				pause();
+		}
+		int st;
+		if (waitpid(pid, &st, 0) != pid)
+			return 2;
+		return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 	} else if (!strcmp(mode, "realloc")) {
 		printf("prof_leak: realloc_test keeps %zu usable bytes\n", realloc_test());
 	} else if (!strcmp(mode, "active")) {
@@ -115,7 +134,7 @@ int main(int argc, char **argv)
 		leak_test();
 		printf("prof_leak: leaked 100 x 1000 bytes while inactive, then 4096 x 1024\n");
 	} else {
-		fprintf(stderr, "usage: prof_leak [leak|free|accum|wait|realloc|active]\n");
+		fprintf(stderr, "usage: prof_leak [leak|free|accum|wait|forkwait|realloc|active]\n");
 		return 2;
 	}
 	return 0;
