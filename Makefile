@@ -34,7 +34,7 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
 # libgcc's unwinder (heap-profile backtraces) is linked in and hidden, so
 # the library needs no libgcc_s and never interposes the program's own.
 SO_LDFLAGS := -shared -Wl,-z,now -Wl,-Bsymbolic-functions -Wl,--no-undefined \
-	-static-libgcc -Wl,--exclude-libs,ALL
+	-static-libgcc -Wl,--exclude-libs,ALL -Wl,--version-script=src/libebbmalloc.map
 
 SRCS := $(sort $(wildcard src/*.c))
 # The unit tests link the allocator without the standard names, so the test
@@ -73,7 +73,7 @@ build/asan/%.o: src/%.c $(wildcard src/*.h) include/ebbmalloc.h $(UNWIND_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 $(ASAN_FLAGS) -DEBB_NO_OVERRIDE -c $< -o $@
 
-lib/libebbmalloc.so: $(OBJS)
+lib/libebbmalloc.so: $(OBJS) src/libebbmalloc.map
 	@mkdir -p $(@D)
 	$(CC) $(SO_LDFLAGS) -o $@ $(filter %.o,$^) $(SO_LIBS) -lpthread
 

@@ -1225,7 +1225,9 @@ def report(ctx, args, allocs, variants, cells, failures, elapsed, record=True):
     for m in metrics + list(extra.values()):
         vs = variants if m in metrics else [v for v in variants if m.key in v.workload.metrics]
         what = "median (min–max)"
-        lines.append(f"### {m.title} ({m.unit}): {what} of {ctx.runs} runs")
+        # Titles of the scenarios' own metrics carry their unit already.
+        head = m.title if not m.unit or f"({m.unit})" in m.title else f"{m.title} ({m.unit})"
+        lines.append(f"### {head}: {what} of {ctx.runs} runs")
         lines.append("")
         lines.append(value_table(m, vs, allocs, cells, ctx.runs))
         lines.append("")

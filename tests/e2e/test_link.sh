@@ -57,6 +57,16 @@ else
 	show "$tmp/dynamic.log"
 fi
 
+# What the shared library exports: the allocator's standard names, the
+# ebb_ API, glibc's __libc_ and __posix_memalign aliases and C++'s
+# operators; nothing of its own internals.
+need nm
+extra=$(nm -D --defined-only "$root/lib/libebbmalloc.so" | awk '{print $3}' |
+	grep -v -x -E 'ebb_[a-z0-9_]+|__libc_[a-z_]+|__posix_memalign|_Zn[aw].*|_Zd[al].*' |
+	grep -v -x -E '(aligned_alloc|calloc|cfree|free|free_aligned_sized|free_sized|mallinfo2?|malloc|malloc_stats|malloc_trim|malloc_usable_size|mallopt|memalign|posix_memalign|pvalloc|realloc|reallocarray|valloc)' |
+	tr '\n' ' ' || true)
+expect_eq "lib/libebbmalloc.so exports nothing but the allocator's API" "" "$extra"
+
 # The plain build (make programs) has no ebbmalloc: it must say so, not
 # pretend (this is what keeps the checks above honest).
 need_prog linkcheck
