@@ -10,11 +10,11 @@ phase-one survivor (every 50th block).
 Phase two (2-8 KiB) can only reuse the free space next to survivors of the
 same classes, so in the classes phase two never asks for, the rest of every
 page holding a survivor stays resident whatever the allocator does, short
-of moving live blocks. Adding the workload's own pointer and size arrays
-(resident, but not counted as live) gives a floor on RSS / live that holds
-even with no class rounding and no metadata at all.
+of moving live blocks: a floor on RSS / live that holds even with no class
+rounding and no metadata at all. Live bytes include the used part of the
+workload's own pointer and size arrays, as survivors.c counts them.
 
-    python3 bench/memret/survivors_layout.py [--mib 1024]
+    python3 bench/memret/survivors_layout.py [--mib 1024] [--refill 100]
 """
 import argparse, collections
 
@@ -63,7 +63,7 @@ def no_straddle(size, k):
     return (k // per) * PAGE + (k % per) * size
 
 
-def replay(mib):
+def replay(mib, refill):
     rng = [0x9e3779b97f4a7c15]
 
     def nxt():
@@ -82,8 +82,9 @@ def replay(mib):
         n += nxt() % n
         p1.append(n)
         total += n
-    p2, total, cap2 = [], 0, target // 4 // 2048
-    while total < target // 4 and len(p2) < cap2:
+    second = target // 100 * refill
+    p2, total, cap2 = [], 0, second // 2048 + 1
+    while total < second and len(p2) < cap2:
         n = 2048 + nxt() % 6144
         p2.append(n)
         total += n
@@ -107,8 +108,9 @@ def pinned_pages(seq, size, layout):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mib", type=int, default=1024)
+    ap.add_argument("--refill", type=int, default=100, help="phase two's bytes, %% of phase one's")
     args = ap.parse_args()
-    p1, p2 = replay(args.mib)
+    p1, p2 = replay(args.mib, args.refill)
     per_class = collections.defaultdict(list)
     surv_req = collections.Counter()
     for i, n in enumerate(p1):
@@ -117,11 +119,11 @@ def main():
         if i % 50 == 0:
             surv_req[c] += n
     p2_classes = {size_class(n) for n in p2}
-    live = sum(surv_req.values()) + sum(p2)
     arrays = 16 * len(p1) + 8 * len(p2)
+    live = sum(surv_req.values()) + sum(p2) + arrays
     mib = 1 << 20
     print(f"live {live / mib:.1f} MiB ({sum(surv_req.values()) / mib:.1f} MiB phase-one survivors, "
-          f"{sum(p2) / mib:.1f} MiB phase two); survivors.c's own arrays {arrays / mib:.1f} MiB")
+          f"{sum(p2) / mib:.1f} MiB phase two, {arrays / mib:.1f} MiB survivors.c's own arrays)")
     floor = 0
     for name, layout in (("back to back (ebbmalloc)", contiguous), ("no slot across a page", no_straddle)):
         pinned = only = only_req = 0
@@ -137,7 +139,7 @@ def main():
               f"({spare:.1f} MiB that nothing can reuse)")
         floor = spare if not floor else min(floor, spare)
     print(f"floor, with no rounding and no metadata: RSS / live >= "
-          f"(live + {arrays / mib:.1f} + {floor:.1f}) / live = {(live + arrays + floor * mib) / live:.3f}")
+          f"(live + {floor:.1f}) / live = {(live + floor * mib) / live:.3f}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ static void walk_slab(span_t *s)
 	mincore((void *)s->base, span_bytes(s), vec);
 	t->slabs++;
 	t->pages += s->npages;
-	for (unsigned k = 0; k < s->slots; k++) {
+	for (unsigned k = 0; k < s->nslots; k++) {
 		if ((s->freemap[k / 64] >> (k % 64)) & 1)
 			continue;
 		t->blocks++;
@@ -57,6 +57,7 @@ int main(int argc, char **argv)
 {
 	size_t target = (size_t)(argc > 1 ? atoi(argv[1]) : 1024) << 20;
 	unsigned idle = argc > 2 ? (unsigned)atoi(argv[2]) : 11;
+	size_t refill = target / 100 * (size_t)(argc > 3 ? atoi(argv[3]) : 100);
 	size_t cap = target / 16, n1 = 0, n2 = 0;
 	/* The workload's own arrays come from libc here: not in the walk. */
 	void **a = malloc(cap * sizeof(void *));
@@ -75,8 +76,8 @@ int main(int argc, char **argv)
 		else
 			cls_tally[size_class(sz[i])].requested += (double)sz[i];
 	}
-	size_t cap2 = target / 4 / 2048;
-	for (size_t total = 0; total < target / 4 && n2 < cap2; n2++) {
+	size_t cap2 = refill / 2048 + 1;
+	for (size_t total = 0; total < refill && n2 < cap2; n2++) {
 		size_t n = 2048 + next() % 6144;
 		memset(ebb_malloc(n), 2, n);
 		total += n;

@@ -1,7 +1,11 @@
 /* Long-lived survivors: allocate mixed sizes, free all but every 50th
  * block, then allocate a different size mix. Prints RSS against live bytes
- * at the end, and after 2 s and 11 s idle.
- * Usage: survivors [mib] (default 1024: the first phase's size) */
+ * at the end, and after 2 s and 11 s idle. Live bytes include the used
+ * part of the program's own pointer and size arrays: they are heap too.
+ * Usage: survivors [mib [refill]]: mib is the first phase's size (default
+ * 1024), refill the second phase's as a percentage of it (default 100: the
+ * second mix takes as many bytes as the first held, so an allocator that
+ * can put new sizes in the old holes stays near 1x). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdbool.h>
@@ -22,6 +26,7 @@ static uint64_t next(void)
 int main(int argc, char **argv)
 {
 	size_t target = (size_t)(argc > 1 ? atoi(argv[1]) : 1024) << 20;
+	size_t refill = target / 100 * (size_t)(argc > 2 ? atoi(argv[2]) : 100);
 	size_t cap = target / 16, n1 = 0, n2 = 0;
 	void **a = malloc(cap * sizeof(void *));
 	size_t *sz = malloc(cap * sizeof(size_t));
@@ -42,16 +47,17 @@ int main(int argc, char **argv)
 		else
 			live += (double)sz[i];
 	}
-	/* phase 2: a different mix, 2-8 KiB, a quarter of phase 1's bytes */
-	size_t cap2 = target / 4 / 2048;
+	/* phase 2: a different mix, 2-8 KiB */
+	size_t cap2 = refill / 2048 + 1;
 	void **b = malloc(cap2 * sizeof(void *));
-	for (size_t total = 0; total < target / 4 && n2 < cap2; n2++) {
+	for (size_t total = 0; total < refill && n2 < cap2; n2++) {
 		size_t n = 2048 + next() % 6144;
 		b[n2] = malloc(n);
 		memset(b[n2], 2, n);
 		total += n;
 		live += (double)n;
 	}
+	live += (double)(n1 * (sizeof(void *) + sizeof(size_t)) + n2 * sizeof(void *));
 	double t0 = now_s(), end = rss_mib();
 	sleep_until(t0, 2);
 	double r2 = rss_mib();
