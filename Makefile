@@ -132,7 +132,19 @@ test-asan: $(ASAN_BINS)
 e2e: all programs
 	bash tests/e2e/run.sh
 
-test: unit test-asan e2e
+# The benchmarks' C sources, compiled (not run) by the tests so that a
+# change to the library's internals cannot leave one of them broken.
+BENCH_CHECK_SRCS := bench/launch.c $(wildcard bench/workloads/*.c) bench/prof/leak.c
+bench-build-check: build/libebbtest.a build/bench/unwind_cost
+	@mkdir -p build/bench-check
+	@set -e; for f in $(BENCH_CHECK_SRCS); do \
+		$(CC) -std=gnu11 -O2 -pthread -Wall -Wextra -Werror -Ibench/workloads \
+			-o build/bench-check/$$(basename $$f .c) $$f -ldl; done
+	$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc \
+		-o build/bench-check/survivors_pages bench/memret/survivors_pages.c build/libebbtest.a -lpthread
+.PHONY: bench-build-check
+
+test: unit test-asan e2e bench-build-check
 
 deps:
 	bash tools/install-deps.sh
