@@ -37,6 +37,15 @@ arena_t *arena_get(unsigned index)
 	return a;
 }
 
+/* After an allocation from the page heap, lock dropped: if the heap had
+ * to map more memory, freed memory that is waiting out its decay may be
+ * returned early (purge_grew). */
+static inline void after_ph_alloc(arena_t *a)
+{
+	if (unlikely(__atomic_load_n(&a->grew, __ATOMIC_RELAXED)) && __atomic_exchange_n(&a->grew, false, __ATOMIC_RELAXED))
+		purge_grew(a);
+}
+
 static span_t *slab_new(arena_t *a, unsigned cls)
 {
 	const class_info_t *ci = &ebb_classes[cls];
@@ -49,6 +58,7 @@ static span_t *slab_new(arena_t *a, unsigned cls)
 		a->slab_pages += ci->pages;
 	}
 	ph_unlock(a);
+	after_ph_alloc(a);
 	if (!s)
 		return NULL;
 	s->arena = a;
@@ -502,6 +512,7 @@ void *arena_large_alloc(arena_t *a, size_t size, size_t align)
 		a->large_pages += s->npages;
 	}
 	ph_unlock(a);
+	after_ph_alloc(a);
 	return s ? (void *)s->base : NULL;
 }
 

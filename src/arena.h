@@ -49,6 +49,9 @@ typedef struct arena {
 	region_t *regions;
 	region_t *region_cache;	/* descriptors of unmapped regions, for reuse */
 	size_t nregions;
+	/* Set when a region was mapped: whoever unlocks after an allocation
+	 * tells the purger (purge_grew). */
+	bool grew;
 	span_t *desc;		/* descriptors set aside for splits */
 	unsigned ndesc;
 	size_t free_pages;	/* in free runs */

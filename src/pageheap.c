@@ -141,6 +141,7 @@ static bool region_add(arena_t *a)
 	r->next = a->regions;
 	a->regions = r;
 	a->nregions++;
+	a->grew = true;
 	s->base = r->base;
 	s->npages = REGION_PAGES;
 	s->region = r;

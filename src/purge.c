@@ -23,6 +23,12 @@
 #define START_PAGES 256		/* dirty pages in one arena that start the thread */
 #define MIN_SLEEP_NS 20000000ull	/* batch purges at most 50 times a second */
 #define CACHE_CHECK_BYTES ((size_t)64 << 10)	/* thread caches worth a look */
+/* Purging when the heap grows (purge_grew): only in an arena of 64 MiB or
+ * more (small heaps just wait out the decay), for what was freed an eighth
+ * of the decay ago or earlier, and at most once per 20 ms. */
+#define GROW_MIN_REGIONS 16
+#define GROW_AGE_DIV 8
+#define GROW_GAP_NS 20000000ull
 
 enum { BG_NONE, BG_RUNNING, BG_FAILED };
 
@@ -31,6 +37,8 @@ static uint32_t bg_seq;		/* bumped on news; the thread sleeps on it */
 static int bg_idle;		/* the thread sleeps with no deadline */
 static uint64_t next_due = UINT64_MAX;	/* without the thread: next pass */
 static ebb_lock_t pass_lock = EBB_LOCK_INIT;
+static int grow_pending;	/* the thread's next pass is an early one */
+static uint64_t grow_last_ns;
 
 static uint64_t decay_ns(void)
 {
@@ -100,6 +108,13 @@ static uint64_t cutoff_now(uint64_t now, bool pressure)
 	return now > decay_ns() ? now - decay_ns() : 0;
 }
 
+/* The cutoff of a pass made because the heap grew. */
+static uint64_t cutoff_grew(uint64_t now)
+{
+	uint64_t age = decay_ns() / GROW_AGE_DIV;
+	return now > age ? now - age : 0;
+}
+
 /* ---- the background thread ---- */
 
 static void *bg_main(void *arg)
@@ -114,7 +129,10 @@ static void *bg_main(void *arg)
 		/* A cache untouched for half the decay is idle: its blocks
 		 * then wait out the other half as dirty pages, if any. */
 		tcache_reclaim_idle(now, pressure ? 0 : decay_ns() / 2);
-		pass(cutoff_now(now, pressure), &next);
+		uint64_t cutoff = cutoff_now(now, pressure);
+		if (__atomic_exchange_n(&grow_pending, 0, __ATOMIC_ACQ_REL) && cutoff_grew(now) > cutoff)
+			cutoff = cutoff_grew(now);
+		pass(cutoff, &next);
 		/* Threads' caches are looked at again while they hold much. */
 		if (tcache_cached_bytes() >= CACHE_CHECK_BYTES && next > now - decay_ns() / 2)
 			next = now - decay_ns() / 2;
@@ -213,6 +231,40 @@ void purge_notify(arena_t *a)
 		os_futex_wake(&bg_seq, 1);
 }
 
+/* Mapping more memory while freed memory waits out its decay would make
+ * RSS the sum of both: a program that frees much of one size and then
+ * allocates another (a parse phase, then a build phase) would peak at
+ * twice its live heap. Memory freed a while ago is unlikely to be taken
+ * again soon, so it goes now rather than after the whole decay. */
+void purge_grew(arena_t *a)
+{
+	if (ebb_opt.dirty_decay_ms <= 0 || __atomic_load_n(&a->nregions, __ATOMIC_RELAXED) < GROW_MIN_REGIONS)
+		return;
+	uint64_t now = os_now_ns(), last = __atomic_load_n(&grow_last_ns, __ATOMIC_RELAXED);
+	if (now - last < GROW_GAP_NS ||
+	    !__atomic_compare_exchange_n(&grow_last_ns, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	int state = __atomic_load_n(&bg_state, __ATOMIC_ACQUIRE);
+	if (!ebb_opt.background_thread || state == BG_FAILED) {
+		uint64_t next;
+		if (!ebb_trylock(&pass_lock))
+			return;
+		pass(cutoff_grew(now), &next);
+		__atomic_store_n(&next_due, next == UINT64_MAX ? UINT64_MAX : next + decay_ns(), __ATOMIC_RELAXED);
+		ebb_unlock(&pass_lock);
+		return;
+	}
+	__atomic_store_n(&grow_pending, 1, __ATOMIC_RELEASE);
+	if (state == BG_RUNNING) {
+		purge_wake();
+	} else if (!ebb_exiting) {
+		if (ebb_tc->busy)
+			__atomic_store_n(&ebb_purge_start_pending, 1, __ATOMIC_RELAXED);
+		else
+			bg_start();
+	}
+}
+
 void purge_tick(void)
 {
 	if (ebb_opt.dirty_decay_ms < 0 || purge_thread_running())
@@ -251,6 +303,8 @@ void purge_fork_child(void)
 	bg_state = BG_NONE;
 	bg_idle = 0;
 	bg_seq = 0;
+	grow_pending = 0;
+	grow_last_ns = 0;
 	next_due = UINT64_MAX;
 	ebb_lock_reset(&pass_lock);
 	/* The thread writes prof_signal dumps: a forked worker must answer the

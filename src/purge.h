@@ -9,6 +9,9 @@
 /* A free left dirty pages in arena a: start or wake whoever purges them.
  * Called without any allocator lock held. */
 void purge_notify(arena_t *a);
+/* Arena a mapped a new region: the heap grows while freed memory may wait
+ * out its decay unused; that memory goes early. Called without locks. */
+void purge_grew(arena_t *a);
 /* Purging driven by allocation activity (background_thread:false). */
 void purge_tick(void);
 /* Everything purgeable, now. Returns bytes released. */

@@ -261,6 +261,52 @@ static int case_names(void)
 	return 0;
 }
 
+/* mib MiB of 256 B blocks, all but every 50th freed: the survivors pin
+ * every slab, so the freed memory waits in slabs in use. Then, once it is
+ * older than an eighth of the 4 s decay, the program allocates 30 MiB of
+ * another size. Returns the bytes purged within 1.5 s of that. */
+static void *grow_blocks[420000], *grow_more[10000];
+
+static size_t grow_scenario(size_t mib)
+{
+	size_t n = mib * MIB / 256;
+	CHECK(n <= sizeof(grow_blocks) / sizeof(grow_blocks[0]));
+	for (size_t i = 0; i < n; i++) {
+		grow_blocks[i] = ebb_malloc(256);
+		CHECK(grow_blocks[i]);
+		memset(grow_blocks[i], 1, 256);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (i % 50)
+			ebb_free(grow_blocks[i]);
+	size_t p0 = stats().purged;
+	usleep(700000);
+	CHECK(stats().purged - p0 < 4 * MIB);	/* the decay holds while nothing grows */
+	double t0 = now_s();
+	for (int i = 0; i < 10000; i++) {
+		grow_more[i] = ebb_malloc(3000);
+		CHECK(grow_more[i]);
+		memset(grow_more[i], 2, 3000);
+	}
+	while (stats().purged - p0 < 40 * MIB && now_s() - t0 < 1.5)
+		usleep(10000);
+	return stats().purged - p0;
+}
+
+static int case_grow(void)
+{
+	/* 100 MiB: the heap grows past 64 MiB, so what waits goes early. */
+	CHECK(grow_scenario(100) >= 40 * MIB);
+	return 0;
+}
+
+static int case_grow_small(void)
+{
+	/* 20 MiB (50 with the 30 that follow): a small heap waits out the decay. */
+	CHECK(grow_scenario(20) < 4 * MIB);
+	return 0;
+}
+
 struct pcase {
 	const char *name;
 	int (*fn)(void);
@@ -278,6 +324,9 @@ static const struct pcase cases[] = {
 	{ "no_pressure", case_no_pressure, "dirty_decay_ms:60000,cgroup_root:@ROOT@" },
 	{ "pressure_off", case_no_pressure, "dirty_decay_ms:60000,cgroup_memory:false,cgroup_root:@ROOT@" },
 	{ "fork", case_fork, "" },
+	{ "grow", case_grow, "dirty_decay_ms:4000" },
+	{ "grow_no_thread", case_grow, "dirty_decay_ms:4000,background_thread:false" },
+	{ "grow_small", case_grow_small, "dirty_decay_ms:4000" },
 	{ "names", case_names, "" },
 	{ "idle_cache", case_idle_cache, "" },
 };
@@ -353,6 +402,9 @@ SIMPLE(test_purge_call, "purge_call")
 SIMPLE(test_fork, "fork")
 SIMPLE(test_names, "names")
 SIMPLE(test_idle_cache, "idle_cache")
+SIMPLE(test_grow, "grow")
+SIMPLE(test_grow_no_thread, "grow_no_thread")
+SIMPLE(test_grow_small, "grow_small")
 
 static void test_pressure(void **state)
 {
@@ -388,6 +440,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_idle_cache),
+		cmocka_unit_test(test_grow),
+		cmocka_unit_test(test_grow_no_thread),
+		cmocka_unit_test(test_grow_small),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
