@@ -141,7 +141,7 @@ static bool region_add(arena_t *a)
 	r->next = a->regions;
 	a->regions = r;
 	a->nregions++;
-	a->grew = true;
+	__atomic_store_n(&a->grew, true, __ATOMIC_RELAXED);
 	s->base = r->base;
 	s->npages = REGION_PAGES;
 	s->region = r;
