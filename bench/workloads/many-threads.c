@@ -1,7 +1,11 @@
 /* Many threads churn inflate-like state (a 7 KiB struct, a 32 KiB window,
  * 1-64 KiB buffers) up to a per-thread working set, free everything and
  * stay alive; then they exit. With "cleaner", half of the frees are done by
- * one separate thread, as Java's Cleaner does.
+ * one separate thread, as Java's Cleaner does. Every thread holds its
+ * working set until all hold theirs, so the peak of live bytes is the same
+ * whatever the allocator and the scheduler (otherwise a thread that
+ * finishes before others start lowers it, and peak RSS compares runs with
+ * different peaks of live bytes).
  * Usage: many_threads THREADS [cleaner] [working_set_mib] [rounds] */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -33,7 +37,7 @@ typedef struct {
 static int nthreads, cleaner_mode, rounds;
 static size_t working_set;
 static atomic_long live, peak_live;
-static pthread_barrier_t freed, go_exit;
+static pthread_barrier_t held, freed, go_exit;
 
 /* the cleaner's queue */
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,6 +104,7 @@ static void *worker(void *arg)
 			drop(old, &seed);
 		}
 	}
+	pthread_barrier_wait(&held);
 	while (head < tail)
 		drop(&ring[head++ % RING], &seed);
 	free(ring);
@@ -147,6 +152,7 @@ int main(int argc, char **argv)
 	queue = calloc(qcap, sizeof(qitem_t));
 	double base = rss_mib();
 	pthread_t *t = calloc((size_t)nthreads, sizeof(pthread_t)), ct;
+	pthread_barrier_init(&held, NULL, (unsigned)nthreads);
 	pthread_barrier_init(&freed, NULL, (unsigned)nthreads + 1);
 	pthread_barrier_init(&go_exit, NULL, (unsigned)nthreads + 1);
 	if (cleaner_mode)
