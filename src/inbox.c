@@ -119,13 +119,25 @@ typedef struct {
  * bin's lock once. */
 static void free_batch(void *const *items, unsigned n)
 {
-	entry_t e[INBOX_BATCH];
-	/* Insertion sort, stable: a batch holds few distinct keys. */
+	entry_t by_cls[INBOX_BATCH], e[INBOX_BATCH];
+	uint8_t at[NCLASSES + 1] = { 0 };
+	/* By class with a counting sort (a batch of random sizes spans dozens
+	 * of classes: an insertion sort cost a third of a cross-thread free),
+	 * then by arena with an insertion sort, stable, which only moves
+	 * anything when the batch holds blocks of several arenas. */
 	for (unsigned i = 0; i < n; i++) {
 		span_t *s = pagemap_get(items[i]);
-		entry_t x = { s->arena->index << 8 | s->cls, items[i] };
+		by_cls[i] = (entry_t){ s->arena->index << 8 | s->cls, items[i] };
+		at[s->cls + 1]++;
+	}
+	for (unsigned c = 1; c <= NCLASSES; c++)
+		at[c] = (uint8_t)(at[c] + at[c - 1]);
+	for (unsigned i = 0; i < n; i++)
+		e[at[by_cls[i].key & 0xff]++] = by_cls[i];
+	for (unsigned i = 1; i < n; i++) {
+		entry_t x = e[i];
 		unsigned j = i;
-		for (; j && x.key < e[j - 1].key; j--)
+		for (; j && x.key >> 8 < e[j - 1].key >> 8; j--)
 			e[j] = e[j - 1];
 		e[j] = x;
 	}

@@ -165,6 +165,48 @@ static void test_one_batch_per_arena(void **state)
 		assert_true(is_free(mix[i]));
 }
 
+/* Blocks of two arenas, interleaved, with every bin busy: one batch per
+ * arena, holding that arena's blocks only, grouped by class. */
+static void test_batches_by_arena(void **state)
+{
+	(void)state;
+	arena_t *a = fresh(), *b = fresh();
+	unsigned c1 = size_class(64), c2 = size_class(5000);
+	void *mix[16];
+	for (int i = 0; i < 4; i++) {
+		take(b, 5000, &mix[4 * i], 1);
+		take(a, 64, &mix[4 * i + 1], 1);
+		take(b, 64, &mix[4 * i + 2], 1);
+		take(a, 5000, &mix[4 * i + 3], 1);
+	}
+	arena_t *both[2] = { a, b };
+	for (int k = 0; k < 2; k++) {
+		ebb_lock(&both[k]->bins[c1].lock);
+		ebb_lock(&both[k]->bins[c2].lock);
+	}
+	batch_t bt = { mix, 16 };
+	run_unblocked(free_batch, &bt);
+	for (int k = 0; k < 2; k++) {
+		ebb_unlock(&both[k]->bins[c2].lock);
+		ebb_unlock(&both[k]->bins[c1].lock);
+	}
+	for (int k = 0; k < 2; k++) {
+		inbox_node_t *nd = both[k]->inbox;
+		assert_non_null(nd);
+		assert_null(nd->next);
+		assert_int_equal(nd->n, 8);
+		for (unsigned i = 0; i < 8; i++) {
+			span_t *s = pagemap_get(nd->items[i]);
+			assert_ptr_equal(s->arena, both[k]);
+			if (i)
+				assert_true(pagemap_get(nd->items[i - 1])->cls <= s->cls);
+		}
+		assert_true(inbox_drain(both[k]));
+	}
+	for (int i = 0; i < 16; i++)
+		assert_true(is_free(mix[i]));
+}
+
 typedef struct {
 	arena_t *a;
 	unsigned cls;
@@ -314,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_free_direct),
 		cmocka_unit_test(test_busy_bin),
 		cmocka_unit_test(test_one_batch_per_arena),
+		cmocka_unit_test(test_batches_by_arena),
 		cmocka_unit_test(test_flush_class_and_purge),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_double_free_waiting),
