@@ -77,8 +77,10 @@ static int case_default(void)
 	ebb_stats_t s = stats();
 	CHECK(s.dirty > 20 * MIB);	/* not purged at once: the decay holds it */
 	CHECK(s.background_thread);
-	double t = wait_clean(3.0);
-	CHECK(t >= 0.5 && t <= 2.0);	/* the 1000 ms decay, plus a pass */
+	double t = wait_clean(4.0);
+	/* The 1000 ms decay, plus a pass; the bound on top leaves room for a
+	 * loaded machine (the benchmarks measure the 2 s target). */
+	CHECK(t >= 0.5 && t <= 3.0);
 	s = stats();
 	CHECK(s.purged > 20 * MIB);
 	CHECK(s.regions <= 2 * s.arenas);	/* empty regions unmapped, one kept per arena */
