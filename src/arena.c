@@ -544,6 +544,15 @@ bool arena_large_resize(span_t *s, size_t size)
 	return ok;
 }
 
+size_t arena_free_bytes(arena_t *a)
+{
+	size_t used = 0;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		used += __atomic_load_n(&a->bins[c].live, __ATOMIC_RELAXED) * ebb_classes[c].size;
+	size_t slabs = __atomic_load_n(&a->slab_pages, __ATOMIC_RELAXED) << PAGE_SHIFT;
+	return (slabs > used ? slabs - used : 0) + (__atomic_load_n(&a->dirty_pages, __ATOMIC_RELAXED) << PAGE_SHIFT);
+}
+
 size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next)
 {
 	uint64_t oldest = UINT64_MAX, ph_next;

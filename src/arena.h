@@ -95,6 +95,10 @@ bool arena_large_resize(span_t *s, size_t size);
  * purges dirty runs freed by then (ph_purge). Returns bytes purged; *next
  * gets the time of the oldest dirty memory left. */
 size_t arena_purge(arena_t *a, uint64_t cutoff, uint64_t *next);
+/* About how many bytes of the arena's pages hold no allocated block: the
+ * dirty free runs and the free slots of slabs (blocks in thread caches
+ * count as allocated). Read without locks: an estimate. */
+size_t arena_free_bytes(arena_t *a);
 
 void arena_fork_prepare(void);
 void arena_fork_parent(void);

@@ -24,9 +24,11 @@
 #define MIN_SLEEP_NS 20000000ull	/* batch purges at most 50 times a second */
 #define CACHE_CHECK_BYTES ((size_t)64 << 10)	/* thread caches worth a look */
 /* Purging when the heap grows (purge_grew): only in an arena of 64 MiB or
- * more (small heaps just wait out the decay), for what was freed an eighth
- * of the decay ago or earlier, and at most once per 20 ms. */
+ * more (small heaps just wait out the decay) of which an eighth or more is
+ * free (a heap that only grows has nothing to give), for what was freed an
+ * eighth of the decay ago or earlier, and at most once per 20 ms. */
 #define GROW_MIN_REGIONS 16
+#define GROW_FREE_DIV 8
 #define GROW_AGE_DIV 8
 #define GROW_GAP_NS 20000000ull
 
@@ -243,6 +245,9 @@ void purge_grew(arena_t *a)
 	uint64_t now = os_now_ns(), last = __atomic_load_n(&grow_last_ns, __ATOMIC_RELAXED);
 	if (now - last < GROW_GAP_NS ||
 	    !__atomic_compare_exchange_n(&grow_last_ns, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	size_t mapped = __atomic_load_n(&a->nregions, __ATOMIC_RELAXED) * REGION_SIZE;
+	if (arena_free_bytes(a) < mapped / GROW_FREE_DIV)
 		return;
 	int state = __atomic_load_n(&bg_state, __ATOMIC_ACQUIRE);
 	if (!ebb_opt.background_thread || state == BG_FAILED) {

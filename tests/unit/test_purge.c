@@ -302,6 +302,21 @@ static int case_grow(void)
 	return 0;
 }
 
+static int case_grow_no_frees(void)
+{
+	/* A heap that only grows (100 MiB, nothing freed) has nothing to
+	 * give: no purging thread, no pass. */
+	for (int i = 0; i < 400000; i++) {
+		grow_blocks[i] = ebb_malloc(256);
+		CHECK(grow_blocks[i]);
+		memset(grow_blocks[i], 1, 256);
+	}
+	CHECK(stats().regions >= 25);
+	CHECK(!stats().background_thread);
+	CHECK(stats().purged == 0);
+	return 0;
+}
+
 static int case_grow_small(void)
 {
 	/* 20 MiB (50 with the 30 that follow): a small heap waits out the decay. */
@@ -329,6 +344,7 @@ static const struct pcase cases[] = {
 	{ "grow", case_grow, "dirty_decay_ms:4000" },
 	{ "grow_no_thread", case_grow, "dirty_decay_ms:4000,background_thread:false" },
 	{ "grow_small", case_grow_small, "dirty_decay_ms:4000" },
+	{ "grow_no_frees", case_grow_no_frees, "" },
 	{ "names", case_names, "" },
 	{ "idle_cache", case_idle_cache, "" },
 };
@@ -407,6 +423,7 @@ SIMPLE(test_idle_cache, "idle_cache")
 SIMPLE(test_grow, "grow")
 SIMPLE(test_grow_no_thread, "grow_no_thread")
 SIMPLE(test_grow_small, "grow_small")
+SIMPLE(test_grow_no_frees, "grow_no_frees")
 
 static void test_pressure(void **state)
 {
@@ -445,6 +462,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_grow_no_thread),
 		cmocka_unit_test(test_grow_small),
+		cmocka_unit_test(test_grow_no_frees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
