@@ -205,6 +205,18 @@ bool purge_thread_running(void)
 	return __atomic_load_n(&bg_state, __ATOMIC_ACQUIRE) == BG_RUNNING;
 }
 
+/* Starts the thread now, or, from inside a cache slow path (where
+ * pthread_create's malloc must not run), when that path leaves. */
+static void bg_start_soon(void)
+{
+	if (ebb_exiting)
+		return;
+	if (ebb_tc->busy)
+		__atomic_store_n(&ebb_purge_start_pending, 1, __ATOMIC_RELAXED);
+	else
+		bg_start();
+}
+
 void purge_notify(arena_t *a)
 {
 	if (ebb_opt.dirty_decay_ms < 0)
@@ -220,17 +232,25 @@ void purge_notify(arena_t *a)
 		return;
 	}
 	if (state == BG_NONE) {
-		if (__atomic_load_n(&a->dirty_pages, __ATOMIC_RELAXED) >= START_PAGES && !ebb_exiting) {
-			if (ebb_tc->busy)
-				__atomic_store_n(&ebb_purge_start_pending, 1, __ATOMIC_RELAXED);
-			else
-				bg_start();
-		}
+		if (__atomic_load_n(&a->dirty_pages, __ATOMIC_RELAXED) >= START_PAGES)
+			bg_start_soon();
 		return;
 	}
 	__atomic_add_fetch(&bg_seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&bg_idle, __ATOMIC_SEQ_CST))
 		os_futex_wake(&bg_seq, 1);
+}
+
+/* Without the thread: a pass made by the calling thread, unless another
+ * is making one; sets the deadline of the next. */
+static void pass_here(uint64_t cutoff)
+{
+	uint64_t next;
+	if (!ebb_trylock(&pass_lock))
+		return;
+	pass(cutoff, &next);
+	__atomic_store_n(&next_due, next == UINT64_MAX ? UINT64_MAX : next + decay_ns(), __ATOMIC_RELAXED);
+	ebb_unlock(&pass_lock);
 }
 
 /* Mapping more memory while freed memory waits out its decay would make
@@ -251,23 +271,14 @@ void purge_grew(arena_t *a)
 		return;
 	int state = __atomic_load_n(&bg_state, __ATOMIC_ACQUIRE);
 	if (!ebb_opt.background_thread || state == BG_FAILED) {
-		uint64_t next;
-		if (!ebb_trylock(&pass_lock))
-			return;
-		pass(cutoff_grew(now), &next);
-		__atomic_store_n(&next_due, next == UINT64_MAX ? UINT64_MAX : next + decay_ns(), __ATOMIC_RELAXED);
-		ebb_unlock(&pass_lock);
+		pass_here(cutoff_grew(now));
 		return;
 	}
 	__atomic_store_n(&grow_pending, 1, __ATOMIC_RELEASE);
-	if (state == BG_RUNNING) {
+	if (state == BG_RUNNING)
 		purge_wake();
-	} else if (!ebb_exiting) {
-		if (ebb_tc->busy)
-			__atomic_store_n(&ebb_purge_start_pending, 1, __ATOMIC_RELAXED);
-		else
-			bg_start();
-	}
+	else
+		bg_start_soon();
 }
 
 void purge_tick(void)
@@ -281,13 +292,8 @@ void purge_tick(void)
 		__atomic_store_n(&next_due, now + decay_ns(), __ATOMIC_RELAXED);
 		return;
 	}
-	if (now < due || !ebb_trylock(&pass_lock))
-		return;
-	uint64_t next;
-	bool pressure = purge_under_pressure();
-	pass(cutoff_now(now, pressure), &next);
-	__atomic_store_n(&next_due, next == UINT64_MAX ? UINT64_MAX : next + decay_ns(), __ATOMIC_RELAXED);
-	ebb_unlock(&pass_lock);
+	if (now >= due)
+		pass_here(cutoff_now(now, purge_under_pressure()));
 }
 
 size_t purge_all(void)

@@ -269,7 +269,8 @@ static int case_names(void)
  * another size. Returns the bytes purged within 1.5 s of that. */
 static void *grow_blocks[420000], *grow_more[10000];
 
-static size_t grow_scenario(size_t mib)
+/* mib MiB of 256 B blocks in grow_blocks; returns how many. */
+static size_t grow_fill(size_t mib)
 {
 	size_t n = mib * MIB / 256;
 	CHECK(n <= sizeof(grow_blocks) / sizeof(grow_blocks[0]));
@@ -278,6 +279,12 @@ static size_t grow_scenario(size_t mib)
 		CHECK(grow_blocks[i]);
 		memset(grow_blocks[i], 1, 256);
 	}
+	return n;
+}
+
+static size_t grow_scenario(size_t mib)
+{
+	size_t n = grow_fill(mib);
 	for (size_t i = 0; i < n; i++)
 		if (i % 50)
 			ebb_free(grow_blocks[i]);
@@ -306,11 +313,7 @@ static int case_grow_no_frees(void)
 {
 	/* A heap that only grows (100 MiB, nothing freed) has nothing to
 	 * give: no purging thread, no pass. */
-	for (int i = 0; i < 400000; i++) {
-		grow_blocks[i] = ebb_malloc(256);
-		CHECK(grow_blocks[i]);
-		memset(grow_blocks[i], 1, 256);
-	}
+	grow_fill(100);
 	CHECK(stats().regions >= 25);
 	CHECK(!stats().background_thread);
 	CHECK(stats().purged == 0);
