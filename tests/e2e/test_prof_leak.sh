@@ -20,6 +20,7 @@
 # - prof_active:false, then ebb_prof_active(true): what follows is sampled.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/prof_lib.sh"
 
 need gcc jeprof objdump nm addr2line
 src=$root/tests/programs/prof_leak.c
@@ -27,38 +28,6 @@ gcc -std=gnu11 -O1 -g -o "$tmp/prog" "$src"
 gcc -std=gnu11 -O1 -g -fno-omit-frame-pointer -o "$tmp/prog_fp" "$src"
 expect_eq "the test program is PIE (ELF type DYN)" "DYN" \
 	"$(readelf -hW "$tmp/prog" | awk '/Type:/ { print $2 }')"
-
-# Flat (self) column of function FUNC in jeprof --text output FILE.
-flat() {	# flat FUNC FILE
-	awk -v f="$1" '$6 == f && $2 ~ /%$/ { v = $1 } END { print v + 0 }' "$2"
-}
-
-# Checks every stack address of DUMP against libebbmalloc's executable
-# mapping(s) in the dump's own MAPPED_LIBRARIES. Prints
-# "maps=M addrs=N inside=K": M >= 1 and N > 0 keep it from passing vacuously.
-ebb_frames() {	# ebb_frames DUMP
-	awk '
-	function pad(h) {	# lowercase, no 0x, 16 digits: compares as a string
-		h = tolower(h); sub(/^0x/, "", h)
-		while (length(h) < 16) h = "0" h
-		return "x" h
-	}
-	BEGIN { m = 0; n = 0; k = 0 }
-	/^MAPPED_LIBRARIES:/ { maps = 1; next }
-	maps && $2 ~ /^..x/ && $6 ~ /\/libebbmalloc\.so$/ {
-		split($1, r, "-"); lo[m] = pad(r[1]); hi[m] = pad(r[2]); m++
-	}
-	!maps && /^@ / { for (i = 2; i <= NF; i++) a[n++] = pad($i) }
-	END {
-		for (i = 0; i < n; i++)
-			for (j = 0; j < m; j++)
-				if (a[i] >= lo[j] && a[i] < hi[j]) { k++; break }
-		printf "maps=%d addrs=%d inside=%d\n", m, n, k
-	}' "$1"
-}
-
-# Allocator function names that must never show up in a stack.
-ebb_syms='(^|[ ;])(ebb_[a-z_0-9]+|malloc_slow|malloc_ra|alloc_small|alloc_any|sampled_big|free_slow|free_small|prof_[a-z_0-9]+|tcache_[a-z_0-9]+|arena_[a-z_0-9]+|bg_start|purge_[a-z_0-9]+)($|[ ;<])'
 
 # Everything about one exact-mode run of the classic leak.
 # classic LABEL PROG ENV...
@@ -90,25 +59,18 @@ classic() {
 	[ -f "$dump" ] || { fail "$label: dump" "${dump:-no dump named} does not exist"; return; }
 	expect_eq "$label: the dump's header is heap_v2/1 (every allocation)" "heap_v2/1" "$(head -n 1 "$dump")"
 
-	jeprof --text --show_bytes "./${prog##*/}" "$dump" >"$tmp/$name.bytes" 2>"$tmp/$name.jerr"
-	expect_eq "$label: jeprof --text --show_bytes: leak_test flat = 4194304" 4194304 "$(flat leak_test "$tmp/$name.bytes")"
-	jeprof --text --inuse_objects "./${prog##*/}" "$dump" >"$tmp/$name.objs" 2>>"$tmp/$name.jerr"
-	expect_eq "$label: jeprof --inuse_objects: leak_test flat = 4096" 4096 "$(flat leak_test "$tmp/$name.objs")"
-	# The leak's stack, whole: every frame from _start to leak_test.
-	jeprof --collapsed "./${prog##*/}" "$dump" >"$tmp/$name.folded" 2>>"$tmp/$name.jerr"
 	# Frame pointers end where code without them starts (glibc's
 	# __libc_start_call_main), DWARF unwinding goes on to _start.
-	local whole='^_start[^;]*;(.*;)?main[^;]*;leak_test(<[0-9a-f]+>)? 4194304$'
+	local whole=$leak_stack
 	case $label in
 	*prof_unwind:fp*) whole='^(.*;)?main[^;]*;leak_test(<[0-9a-f]+>)? 4194304$' ;;
 	esac
-	expect_match "$label: the leak's whole stack (jeprof --collapsed)" "$whole" \
-		"$(grep -E ' 4194304$' "$tmp/$name.folded" | head -n 1 || true)"
+	expect_leak_test "$label" "$name" "./${prog##*/}" "$dump" "$whole"
 	jeprof --text --show_bytes --nodecount=1000 "./${prog##*/}" "$dump" >"$tmp/$name.all" 2>>"$tmp/$name.jerr"
 	expect_eq "$label: no allocator symbol in any stack (jeprof --text --nodecount=1000, --collapsed)" "" \
 		"$(cat "$tmp/$name.all" "$tmp/$name.folded" | grep -E "$ebb_syms" || true)"
 	expect_eq "$label: no stack address inside libebbmalloc's r-xp mapping" "maps=1 inside=0" \
-		"$(ebb_frames "$dump" | sed -E 's/ addrs=[1-9][0-9]*//')"
+		"$(ebb_frames "$dump")"
 	# The address check must be able to see one: a copy of the dump with
 	# a stack at the start of libebbmalloc's code.
 	awk 'NR == FNR {
@@ -119,7 +81,7 @@ classic() {
 	/^@ / && !done { print "@ 0x" lo; print "  t*: 1: 16 [0: 0]"; done = 1 }
 	{ print }' "$dump" "$dump" >"$tmp/$name.doctored"
 	expect_eq "$label: (the address check finds an allocator address added to a copy)" "maps=1 inside=1" \
-		"$(ebb_frames "$tmp/$name.doctored" | sed -E 's/ addrs=[1-9][0-9]*//')"
+		"$(ebb_frames "$tmp/$name.doctored")"
 }
 
 cd "$tmp"

@@ -63,13 +63,7 @@ for how in libunwind dwarf libgcc; do
 		"$(grep -v -e '^<ebbmalloc>: Leak approximation summary' -e '^<ebbmalloc>: Run jeprof' "$tmp/$how.err" || true)"
 	dump=$(ls jeprof.*.f.heap 2>/dev/null | head -n 1 || true)
 	dump=${dump:-/dev/null}
-	jeprof --text --show_bytes ./prog "$dump" >"$tmp/$how.bytes" 2>/dev/null || true
-	expect_eq "$how: jeprof --show_bytes: leak_test flat = 4194304" 4194304 "$(flat leak_test "$tmp/$how.bytes")"
-	jeprof --text --inuse_objects ./prog "$dump" >"$tmp/$how.objs" 2>/dev/null || true
-	expect_eq "$how: jeprof --inuse_objects: leak_test flat = 4096" 4096 "$(flat leak_test "$tmp/$how.objs")"
-	expect_match "$how: the leak's whole stack, _start to leak_test (jeprof --collapsed)" \
-		'^_start[^;]*;(.*;)?main[^;]*;leak_test(<[0-9a-f]+>)? 4194304$' \
-		"$(jeprof --collapsed ./prog "$dump" 2>/dev/null | grep -E ' 4194304$' | head -n 1 || true)"
+	expect_leak_test "$how" "$how" ./prog "$dump" "$leak_stack"
 	expect_eq "$how: no stack address inside libebbmalloc" "maps=1 inside=0" "$(ebb_frames "$dump")"
 done
 

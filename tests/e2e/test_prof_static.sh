@@ -25,16 +25,9 @@ for how in dwarf libgcc; do
 	expect_eq "static, $how: the program ran" "prof_leak: leaked 4096 blocks of 1024 bytes" "$(cat "$tmp/$how.out")"
 	dump=$(ls jeprof.*.f.heap 2>/dev/null | head -n 1 || true)
 	dump=${dump:-/dev/null}
-	jeprof --text --show_bytes ./prog "$dump" >"$tmp/$how.bytes" 2>/dev/null || true
-	expect_eq "static, $how: jeprof --show_bytes: leak_test flat = 4194304" 4194304 "$(flat leak_test "$tmp/$how.bytes")"
-	jeprof --text --inuse_objects ./prog "$dump" >"$tmp/$how.objs" 2>/dev/null || true
-	expect_eq "static, $how: jeprof --inuse_objects: leak_test flat = 4096" 4096 "$(flat leak_test "$tmp/$how.objs")"
-	jeprof --collapsed ./prog "$dump" >"$tmp/$how.folded" 2>/dev/null || true
-	expect_match "static, $how: the leak's whole stack, _start to leak_test (jeprof --collapsed)" \
-		'^_start[^;]*;(.*;)?main[^;]*;leak_test(<[0-9a-f]+>)? 4194304$' \
-		"$(grep -E ' 4194304$' "$tmp/$how.folded" | head -n 1 || true)"
+	expect_leak_test "static, $how" "$how" ./prog "$dump" "$leak_stack"
 	expect_eq "static, $how: no allocator function in any stack" "" \
-		"$(grep -E '(^|;)(ebb_|prof_|malloc_slow|alloc_small|alloc_any|tcache_|arena_)' "$tmp/$how.folded" || true)"
+		"$(grep -E "$ebb_syms" "$tmp/$how.folded" || true)"
 done
 
 finish
