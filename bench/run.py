@@ -417,7 +417,7 @@ def scaled(ctx, n):
 
 def compile_c(src, exe):
     exe.parent.mkdir(parents=True, exist_ok=True)
-    deps = [src, WORKLOAD_SRC / "common.h", Path(__file__)]
+    deps = [src, *WORKLOAD_SRC.glob("*.h"), Path(__file__)]
     if exe.exists() and all(exe.stat().st_mtime >= d.stat().st_mtime for d in deps):
         return
     cmd = [CC, *CFLAGS, "-Wall", "-Wextra", "-o", str(exe), str(src)]

@@ -15,15 +15,8 @@
 #include "pagemap.h"
 #include "sizeclass.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+#include "../workloads/survivors_mix.h"
 
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 typedef struct {
 	size_t slabs, pages, resident, pinned, blocks;
@@ -63,8 +56,7 @@ int main(int argc, char **argv)
 	void **a = malloc(cap * sizeof(void *));
 	size_t *sz = malloc(cap * sizeof(size_t));
 	for (size_t total = 0; total < target && n1 < cap; n1++) {
-		size_t n = (size_t)16 << (next() % 8);
-		n += next() % n;
+		size_t n = mix_first();
 		a[n1] = ebb_malloc(n);
 		sz[n1] = n;
 		memset(a[n1], 1, n);
@@ -78,7 +70,7 @@ int main(int argc, char **argv)
 	}
 	size_t cap2 = refill / 2048 + 1;
 	for (size_t total = 0; total < refill && n2 < cap2; n2++) {
-		size_t n = 2048 + next() % 6144;
+		size_t n = mix_second();
 		memset(ebb_malloc(n), 2, n);
 		total += n;
 		cls_tally[size_class(n)].requested += (double)n;

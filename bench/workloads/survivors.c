@@ -13,15 +13,7 @@
 #include <stdlib.h>
 
 #include "memprobe.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+#include "survivors_mix.h"
 
 int main(int argc, char **argv)
 {
@@ -31,10 +23,8 @@ int main(int argc, char **argv)
 	void **a = malloc(cap * sizeof(void *));
 	size_t *sz = malloc(cap * sizeof(size_t));
 	double base = rss_mib(), live = 0;
-	/* phase 1: 16 B - 2 KiB, log-uniform-ish */
 	for (size_t total = 0; total < target && n1 < cap; n1++) {
-		size_t n = (size_t)16 << (next() % 8);
-		n += next() % n;
+		size_t n = mix_first();
 		a[n1] = malloc(n);
 		sz[n1] = n;
 		memset(a[n1], 1, n);
@@ -47,11 +37,10 @@ int main(int argc, char **argv)
 		else
 			live += (double)sz[i];
 	}
-	/* phase 2: a different mix, 2-8 KiB */
 	size_t cap2 = refill / 2048 + 1;
 	void **b = malloc(cap2 * sizeof(void *));
 	for (size_t total = 0; total < refill && n2 < cap2; n2++) {
-		size_t n = 2048 + next() % 6144;
+		size_t n = mix_second();
 		b[n2] = malloc(n);
 		memset(b[n2], 2, n);
 		total += n;
